@@ -1,0 +1,138 @@
+"""Settings from the environment (and an optional `.env`), parsed and validated once at start-up.
+
+Code reads `current_app.config`; this is the only module that looks at environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+# Development defaults: convenient locally, refused in production.
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - refused in production
+DEV_JWT_SECRET_KEY = "dev-jwt-secret-key-not-for-production"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+DEFAULT_DB_NAME = "flask_api"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says which setting is wrong and why."""
+
+
+def _text(raw: Mapping[str, Any], name: str, default: str | None = None) -> str | None:
+    value = raw.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    return str(value).strip()
+
+
+def _int(raw: Mapping[str, Any], name: str, default: int, minimum: int = 1) -> int:
+    value = raw.get(name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _bool(raw: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = raw.get(name, default)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _database_name(mongo_uri: str | None) -> str:
+    if not mongo_uri:
+        return DEFAULT_DB_NAME
+    path = urlsplit(mongo_uri).path.strip("/")
+    return path or DEFAULT_DB_NAME
+
+
+def _raw_settings(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Environment over `.env`, explicit overrides (tests, scripts) over both."""
+    raw: dict[str, Any] = {}
+    if not (overrides and "APP_ENV" in overrides):
+        raw.update({k: v for k, v in dotenv_values().items() if v is not None})
+    raw.update(os.environ)
+    raw.update(overrides or {})
+    return raw
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping; raise ConfigError when a setting is invalid or unsafe."""
+    raw = _raw_settings(overrides)
+    app_env = (_text(raw, "APP_ENV", "development") or "").lower()
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {app_env!r}")
+
+    mongo_uri = _text(raw, "MONGO_URI")
+    redis_url = _text(raw, "REDIS_URL")
+    default_limit = _int(raw, "DEFAULT_RATE_LIMIT", 100)
+    login_limit = _int(raw, "LOGIN_RATE_LIMIT", 10)
+    cors_origins = [o.strip() for o in (_text(raw, "CORS_ORIGINS", "") or "").split(",")]
+
+    config: dict[str, Any] = {
+        "APP_ENV": app_env,
+        "TESTING": app_env == "testing",
+        "SECRET_KEY": _text(raw, "SECRET_KEY", DEV_SECRET_KEY),
+        "JWT_SECRET_KEY": _text(raw, "JWT_SECRET_KEY", DEV_JWT_SECRET_KEY),
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=_int(raw, "JWT_ACCESS_TOKEN_EXPIRES", 900)),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(
+            seconds=_int(raw, "JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600)
+        ),
+        "MONGO_URI": mongo_uri,
+        "MONGO_DB_NAME": _database_name(mongo_uri),
+        "REDIS_URL": redis_url,
+        "DEFAULT_RATE_LIMIT": default_limit,
+        "LOGIN_RATE_LIMIT": login_limit,
+        "RATELIMIT_ENABLED": _bool(raw, "RATELIMIT_ENABLED", True),
+        "CORS_ORIGINS": [o for o in cors_origins if o],
+        "LOG_LEVEL": (_text(raw, "LOG_LEVEL", "INFO") or "INFO").upper(),
+        "PORT": _int(raw, "PORT", 5000),
+        "PROMETHEUS_ENABLED": _bool(raw, "PROMETHEUS_ENABLED", True),
+        "SENTRY_DSN": _text(raw, "SENTRY_DSN"),
+        "MAX_CONTENT_LENGTH": _int(raw, "MAX_CONTENT_LENGTH", 1024 * 1024),
+    }
+    # Settings the caller passed that this module does not parse (e.g. Flask's own) pass through.
+    for key, value in (overrides or {}).items():
+        config.setdefault(key, value)
+    if app_env == "production":
+        refuse_development_defaults(config)
+    return config
+
+
+def refuse_development_defaults(config: Mapping[str, Any]) -> None:
+    """Production must run on its own secrets and on real servers, never on the stand-ins."""
+    for name, dev_default in (
+        ("SECRET_KEY", DEV_SECRET_KEY),
+        ("JWT_SECRET_KEY", DEV_JWT_SECRET_KEY),
+    ):
+        value = config.get(name)
+        if not value or value == dev_default:
+            raise ConfigError(f"APP_ENV=production refuses to start: {name} is unset")
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"APP_ENV=production refuses to start: {name} is shorter than "
+                f"{MIN_SECRET_LENGTH} characters"
+            )
+    for name in ("MONGO_URI", "REDIS_URL"):
+        if not config.get(name):
+            raise ConfigError(
+                f"APP_ENV=production refuses to start: {name} is unset, "
+                "so the app would run on an in-memory stand-in"
+            )

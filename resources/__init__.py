@@ -1,0 +1,19 @@
+"""HTTP resources, one module per resource; `register_resources` mounts them all."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from errors import ErrorRoutingApi
+from resources.health import ops
+
+API_PREFIX = "/api/v1"
+
+
+def register_resources(app: Flask) -> None:
+    api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
+    api = ErrorRoutingApi(api_blueprint)
+    for module in ():
+        module.register(api)
+    app.register_blueprint(api_blueprint)
+    app.register_blueprint(ops)

@@ -1,0 +1,50 @@
+"""Operational endpoints at the root: liveness (`/health`) and readiness (`/ready`)."""
+
+from __future__ import annotations
+
+import logging
+
+import pymongo.errors
+import redis.exceptions
+from flask import Blueprint, jsonify
+
+from db import ping as ping_mongo
+from errors import error_response
+from extensions import get_redis, limiter
+
+log = logging.getLogger(__name__)
+
+ops = Blueprint("ops", __name__)
+# Probes must answer even when a client is over its limit, and /health must not touch Redis.
+limiter.exempt(ops)
+
+
+@ops.get("/health")
+def health():
+    """Up while the process is; touches neither MongoDB nor Redis."""
+    return jsonify({"status": "ok"})
+
+
+@ops.get("/ready")
+def ready():
+    """Ready when MongoDB and Redis both answer; otherwise 503 naming what is down."""
+    down = []
+    try:
+        ping_mongo()
+    except pymongo.errors.PyMongoError as exc:
+        log.warning("readiness: mongodb down (%s)", type(exc).__name__)
+        down.append("mongodb")
+    try:
+        get_redis().ping()
+    except redis.exceptions.RedisError as exc:
+        log.warning("readiness: redis down (%s)", type(exc).__name__)
+        down.append("redis")
+    if down:
+        return error_response(
+            503,
+            "service_unavailable",
+            f"Not ready: {', '.join(down)} unavailable.",
+            {"unavailable": down},
+            {"Retry-After": "5"},
+        )
+    return jsonify({"status": "ready", "mongodb": "ok", "redis": "ok"})

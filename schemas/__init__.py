@@ -1,0 +1,1 @@
+"""marshmallow schemas: the single source of input validation, output shape and OpenAPI docs."""
