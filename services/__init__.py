@@ -1,0 +1,1 @@
+"""Logic that is not HTTP: password hashing, tokens, API keys, seeding."""

@@ -1,0 +1,1 @@
+"""MongoDB access, one module per collection; no HTTP objects in here."""

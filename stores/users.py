@@ -1,0 +1,105 @@
+"""The `users` collection: account documents and the queries on them.
+
+A user document:
+    {_id, username, username_lc, email, email_lc, name, name_words, password_hash, role,
+     created, updated}
+`username_lc` / `email_lc` are the lowercase copies that unique indexes keep unique
+case-insensitively; `name_words` holds the lowercase words of `name` for prefix search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from db import get_db
+from errors import ApiError
+from schemas.base import utcnow
+
+ROLES = ("user", "admin")
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def users() -> Collection:
+    return get_db().users
+
+
+def name_words(name: str) -> list[str]:
+    """The distinct lowercase words of a display name, in order (what name search matches)."""
+    return list(dict.fromkeys(word.lower() for word in WORD.findall(name or "")))
+
+
+def build_user_document(
+    username: str, email: str, password_hash: str, name: str = "", role: str = "user"
+) -> dict[str, Any]:
+    """A new user document with its normalised fields (also used by bulk seeding)."""
+    now = utcnow()
+    return {
+        "username": username,
+        "username_lc": username.lower(),
+        "email": email,
+        "email_lc": email.lower(),
+        "name": name,
+        "name_words": name_words(name),
+        "password_hash": password_hash,
+        "role": role,
+        "created": now,
+        "updated": now,
+    }
+
+
+@contextmanager
+def unique_fields() -> Iterator[None]:
+    """Turn a unique-index violation into a 409 naming the field that is taken."""
+    try:
+        yield
+    except DuplicateKeyError as error:
+        field = "email" if "email" in str(error.details or error) else "username"
+        raise ApiError(
+            409, "conflict", f"That {field} is already taken.", {field: ["taken"]}
+        ) from error
+
+
+def insert_user(document: dict[str, Any]) -> dict[str, Any]:
+    """Insert a new user; a taken username or email (any case) is a 409 naming the field.
+
+    The unique indexes decide, so two concurrent registrations of one name give one account.
+    """
+    with unique_fields():
+        document["_id"] = users().insert_one(document).inserted_id
+    return document
+
+
+def find_user_by_id(user_id: ObjectId) -> dict[str, Any] | None:
+    return users().find_one({"_id": user_id})
+
+
+def find_user_by_login(login: str) -> dict[str, Any] | None:
+    """The user whose username or email is `login`, case-insensitively."""
+    field = "email_lc" if "@" in login else "username_lc"
+    return users().find_one({field: login.lower()})
+
+
+def update_user(user_id: ObjectId, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Apply `changes` (already validated) and return the updated document, or None if gone."""
+    updates = dict(changes)
+    if "email" in updates:
+        updates["email_lc"] = updates["email"].lower()
+    if "name" in updates:
+        updates["name_words"] = name_words(updates["name"])
+    updates["updated"] = utcnow()
+    with unique_fields():
+        return users().find_one_and_update(
+            {"_id": user_id}, {"$set": updates}, return_document=ReturnDocument.AFTER
+        )
+
+
+def delete_user(user_id: ObjectId) -> bool:
+    return users().delete_one({"_id": user_id}).deleted_count == 1
