@@ -3,7 +3,8 @@
 Three kinds of entries, each expiring when nothing it blocks could still be valid, so the set never
 grows without bound:
 
-- `revoked:jti:<jti>`: one token (an access token at logout, a refresh token once rotated);
+- `revoked:jti:<jti>`: one spent refresh token (rotation): presenting it again is taken as theft
+  and revokes its whole login;
 - `revoked:sid:<session id>`: every token of one login (logout, refresh-token reuse);
 - `revoked:user:<user id>`: a time (and optionally a session to spare); the user's tokens issued
   up to that second are dead (account deleted; password changed, sparing the session that did it).
@@ -26,6 +27,7 @@ from flask import Flask
 from extensions import get_redis, jwt
 
 PREFIX = "revoked"
+SPENT = b"spent"
 
 
 def _ttl(expires_at: float) -> int:
@@ -33,9 +35,9 @@ def _ttl(expires_at: float) -> int:
     return max(1, math.ceil(expires_at - time.time()))
 
 
-def revoke_token(jti: str, expires_at: float) -> None:
-    """Block one token until it would have expired anyway."""
-    get_redis().set(f"{PREFIX}:jti:{jti}", 1, ex=_ttl(expires_at))
+def spend_refresh_token(jti: str, expires_at: float) -> bool:
+    """Mark a refresh token used, atomically; False if it already was (a concurrent reuse)."""
+    return bool(get_redis().set(f"{PREFIX}:jti:{jti}", SPENT, ex=_ttl(expires_at), nx=True))
 
 
 def revoke_session(session_id: str, expires_at: float) -> None:
@@ -55,14 +57,21 @@ def revoke_user_tokens(
 
 
 def is_revoked(claims: Mapping[str, Any]) -> bool:
-    """True when the token, its login session or every token of its user has been revoked."""
+    """True when the token, its login session or every token of its user has been revoked.
+
+    A spent refresh token presented again revokes its whole login: either the client or a thief
+    holds a copy, and the login can no longer be trusted.
+    """
     keys = [
         f"{PREFIX}:jti:{claims.get('jti')}",
         f"{PREFIX}:sid:{claims.get('sid')}",
         f"{PREFIX}:user:{claims.get('sub')}",
     ]
-    token_revoked, session_revoked, user_cutoff = get_redis().mget(keys)
-    if token_revoked or session_revoked:
+    token_spent, session_revoked, user_cutoff = get_redis().mget(keys)
+    if session_revoked:
+        return True
+    if token_spent:
+        revoke_session(str(claims.get("sid")), float(claims.get("exp", 0)))
         return True
     if user_cutoff is None:
         return False

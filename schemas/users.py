@@ -1,0 +1,78 @@
+"""Schemas for accounts: registration, login, profile changes, and the user object clients see."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from schemas.base import ObjectIdString, StrictSchema, Timestamp
+from stores.users import ROLES
+
+USERNAME_RULE = validate.Regexp(
+    r"^[A-Za-z0-9_.-]{3,32}$",
+    error="3 to 32 characters of letters, digits, '_', '.' and '-'.",
+)
+EMAIL_RULES = [validate.Email(), validate.Length(max=254)]
+PASSWORD_RULE = validate.Length(min=8, max=128)
+NAME_RULE = validate.Length(max=100)
+
+
+class RegisterSchema(StrictSchema):
+    username = fields.String(required=True, validate=USERNAME_RULE)
+    email = fields.String(required=True, validate=EMAIL_RULES)
+    password = fields.String(required=True, load_only=True, validate=PASSWORD_RULE)
+    name = fields.String(load_default="", validate=NAME_RULE)
+
+
+class LoginSchema(StrictSchema):
+    """Only shapes are checked here: a login never tells which rule a wrong password broke."""
+
+    username = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=254),
+        metadata={"description": "Username or email"},
+    )
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=128)
+    )
+
+
+class UserUpdateSchema(StrictSchema):
+    name = fields.String(validate=NAME_RULE)
+    email = fields.String(validate=EMAIL_RULES)
+    password = fields.String(load_only=True, validate=PASSWORD_RULE)
+    current_password = fields.String(load_only=True, validate=validate.Length(min=1, max=128))
+    role = fields.String(validate=validate.OneOf(ROLES))
+
+
+class UserSchema(Schema):
+    id = ObjectIdString(attribute="_id", dump_only=True)
+    username = fields.String()
+    email = fields.String(metadata={"description": "Shown to admins and to the user themself"})
+    name = fields.String()
+    role = fields.String(validate=validate.OneOf(ROLES))
+    created = Timestamp()
+    updated = Timestamp()
+
+
+class TokenPairSchema(Schema):
+    access_token = fields.String()
+    refresh_token = fields.String()
+    token_type = fields.String(metadata={"example": "Bearer"})
+    expires_in = fields.Integer(metadata={"description": "Access token lifetime in seconds"})
+
+
+user_schema = UserSchema()
+
+
+def render_user(user: Mapping[str, Any], viewer: Mapping[str, Any]) -> dict[str, Any]:
+    """The user object as `viewer` (the caller's token claims) may see it.
+
+    Other users' email addresses are shown only to admins.
+    """
+    body = user_schema.dump(user)
+    if viewer.get("role") != "admin" and viewer.get("sub") != body["id"]:
+        body.pop("email", None)
+    return body
