@@ -33,6 +33,38 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Listing sorted by creation time; `_id` makes the order total for keyset pages.
         IndexModel([("created", ASCENDING), ("_id", ASCENDING)], name="created_id"),
     ],
+    "todos": [
+        # Every todo query starts with the owner; each list sort is (owner, key, _id), so a page
+        # is one index range walked in order (either direction), `_id` breaking ties. The
+        # created index also serves account deletion (delete_many by owner).
+        IndexModel(
+            [("owner_id", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
+            name="owner_created_id",
+        ),
+        IndexModel(
+            [("owner_id", ASCENDING), ("due_sort", ASCENDING), ("_id", ASCENDING)],
+            name="owner_due_sort_id",
+        ),
+        # The title sort, and `q` (a prefix range on the case-folded title).
+        IndexModel(
+            [("owner_id", ASCENDING), ("title_lc", ASCENDING), ("_id", ASCENDING)],
+            name="owner_title_lc_id",
+        ),
+    ],
+    "templates": [
+        # The path key: one template per UUID.
+        IndexModel([("templateid", ASCENDING)], name="templateid_unique", unique=True),
+        # The `name` sorts and `q` (an anchored prefix of the case-folded name), `_id` breaking
+        # ties for keyset pages; and the `created` sorts.
+        IndexModel([("name_lc", ASCENDING), ("_id", ASCENDING)], name="name_lc_id"),
+        IndexModel([("created", ASCENDING), ("_id", ASCENDING)], name="created_id"),
+    ],
+    "api_keys": [
+        # Verifying a key is one lookup by the hash of what the client sent.
+        IndexModel([("key_hash", ASCENDING)], name="key_hash_unique", unique=True),
+        # The public id inside every key (`tk_<key_id>_...`): `apikeys revoke <id>`.
+        IndexModel([("key_id", ASCENDING)], name="key_id_unique", unique=True),
+    ],
 }
 
 
@@ -65,8 +97,17 @@ def ping(timeout_seconds: float = 2.0) -> None:
 
 
 def ensure_indexes(db: Database) -> list[str]:
-    """Create every declared index (idempotent) and return their names."""
-    created = []
+    """Create every declared index that is missing (idempotent) and return all their names.
+
+    One index per command, and only the missing ones: FerretDB 1.24 drops the connection (a
+    server-side panic) when one `createIndexes` names several indexes that all exist already.
+    """
+    names = []
     for collection, models in INDEXES.items():
-        created += db[collection].create_indexes(models)
-    return created
+        existing = set(db[collection].index_information())
+        for model in models:
+            name = model.document["name"]
+            if name not in existing:
+                db[collection].create_indexes([model])
+            names.append(name)
+    return names

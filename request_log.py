@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -69,6 +70,7 @@ def _finish_request(response):
                 "status": response.status_code,
                 "duration_ms": round(duration_ms, 2),
                 "remote_addr": request.remote_addr,
+                "pid": os.getpid(),
             }
         },
     )

@@ -56,12 +56,23 @@ def build_user_document(
 
 
 @contextmanager
-def unique_fields() -> Iterator[None]:
-    """Turn a unique-index violation into a 409 naming the field that is taken."""
+def unique_fields(fields: Mapping[str, Any], exclude_id: ObjectId | None = None) -> Iterator[None]:
+    """Turn a unique-index violation into a 409 naming the field that is taken.
+
+    `fields` holds the normalised values being written (`username_lc`, `email_lc`). Servers word
+    duplicate-key errors differently (FerretDB does not name the index), so on that rare path
+    one look-up finds out which value is taken.
+    """
     try:
         yield
     except DuplicateKeyError as error:
-        field = "email" if "email" in str(error.details or error) else "username"
+        field = "username"
+        if "email_lc" in fields:
+            clash = {"email_lc": fields["email_lc"]}
+            if exclude_id is not None:
+                clash["_id"] = {"$ne": exclude_id}
+            if users().find_one(clash, {"_id": 1}) is not None or "username_lc" not in fields:
+                field = "email"
         raise ApiError(
             409, "conflict", f"That {field} is already taken.", {field: ["taken"]}
         ) from error
@@ -72,7 +83,7 @@ def insert_user(document: dict[str, Any]) -> dict[str, Any]:
 
     The unique indexes decide, so two concurrent registrations of one name give one account.
     """
-    with unique_fields():
+    with unique_fields(document):
         document["_id"] = users().insert_one(document).inserted_id
     return document
 
@@ -95,7 +106,7 @@ def update_user(user_id: ObjectId, changes: Mapping[str, Any]) -> dict[str, Any]
     if "name" in updates:
         updates["name_words"] = name_words(updates["name"])
     updates["updated"] = utcnow()
-    with unique_fields():
+    with unique_fields(updates, exclude_id=user_id):
         return users().find_one_and_update(
             {"_id": user_id}, {"$set": updates}, return_document=ReturnDocument.AFTER
         )
