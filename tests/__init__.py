@@ -1,0 +1,1 @@
+"""Test suite: unit (embedded stand-ins), integration (real servers), e2e (uwsgi over HTTP)."""
