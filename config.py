@@ -20,6 +20,9 @@ DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - refused in 
 DEV_JWT_SECRET_KEY = "dev-jwt-secret-key-not-for-production"  # noqa: S105
 MIN_SECRET_LENGTH = 32
 DEFAULT_DB_NAME = "flask_api"
+# argon2-cffi's parameter profiles; the cheapest one only ever for tests.
+DEFAULT_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
+PASSWORD_HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
 
 
 class ConfigError(RuntimeError):
@@ -107,7 +110,14 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "PROMETHEUS_ENABLED": _bool(raw, "PROMETHEUS_ENABLED", True),
         "SENTRY_DSN": _text(raw, "SENTRY_DSN"),
         "MAX_CONTENT_LENGTH": _int(raw, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        "PASSWORD_HASH_PROFILE": _text(
+            raw,
+            "PASSWORD_HASH_PROFILE",
+            "CHEAPEST" if app_env == "testing" else DEFAULT_HASH_PROFILE,
+        ),
     }
+    if config["PASSWORD_HASH_PROFILE"] not in PASSWORD_HASH_PROFILES:
+        raise ConfigError(f"PASSWORD_HASH_PROFILE must be one of {', '.join(PASSWORD_HASH_PROFILES)}")
     # Settings the caller passed that this module does not parse (e.g. Flask's own) pass through.
     for key, value in (overrides or {}).items():
         config.setdefault(key, value)
@@ -130,6 +140,8 @@ def refuse_development_defaults(config: Mapping[str, Any]) -> None:
                 f"APP_ENV=production refuses to start: {name} is shorter than "
                 f"{MIN_SECRET_LENGTH} characters"
             )
+    if config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
+        raise ConfigError("APP_ENV=production refuses to start: PASSWORD_HASH_PROFILE is CHEAPEST")
     for name in ("MONGO_URI", "REDIS_URL"):
         if not config.get(name):
             raise ConfigError(

@@ -10,7 +10,7 @@ import logging
 
 import pymongo
 from flask import Flask, current_app
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,22 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("email_lc", ASCENDING)], name="email_lc_unique", unique=True),
         # Listing sorted by creation time; `_id` makes the order total for keyset pages.
         IndexModel([("created", ASCENDING), ("_id", ASCENDING)], name="created_id"),
+        # GET /users (stores/user_search.py). Without `q`: one index per sort order. MongoDB
+        # could walk one index either way and sort from the unique one, but index-backed
+        # MongoDB-wire engines (DocumentDB / FerretDB 2) give an ordered scan only forwards and
+        # only from a non-unique index; users are written rarely, so the twins are cheap.
+        IndexModel([("username_lc", ASCENDING), ("_id", ASCENDING)], name="username_lc_id"),
+        IndexModel([("username_lc", DESCENDING), ("_id", DESCENDING)], name="username_lc_id_desc"),
+        IndexModel([("created", DESCENDING), ("_id", DESCENDING)], name="created_id_desc"),
+        # With `q`: equality on one stored search prefix (multikey), then the sort key, so the
+        # matches come out in sort order and a page reads `limit + 1` keys (either direction).
+        IndexModel(
+            [("search_prefixes", ASCENDING), ("username_lc", ASCENDING)], name="search_username"
+        ),
+        IndexModel(
+            [("search_prefixes", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
+            name="search_created_id",
+        ),
     ],
     "todos": [
         # Every todo query starts with the owner; each list sort is (owner, key, _id), so a page
@@ -83,6 +99,9 @@ def init_app(app: Flask) -> None:
         )
     app.extensions["mongo_client"] = client
     app.extensions["mongo_db"] = client[app.config["MONGO_DB_NAME"]]
+    if not uri:
+        # Nobody runs `db init` on a fresh in-memory database: uniqueness must hold all the same.
+        ensure_indexes(app.extensions["mongo_db"])
 
 
 def get_db() -> Database:

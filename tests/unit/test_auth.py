@@ -48,6 +48,7 @@ def test_register_returns_the_user_with_location(client):
 
 
 def test_register_stores_only_an_argon2id_hash(client, app):
+    """(Tests hash with argon2-cffi's CHEAPEST profile; production's default is checked below.)"""
     client.post(
         REGISTER, json={"username": "carol", "email": "c@example.com", "password": "plaintext-pw"}
     )
@@ -220,19 +221,18 @@ def test_expired_token_is_401_token_expired(client, app, user):
 
 
 def test_password_is_rehashed_when_parameters_change(client, app, registered, monkeypatch):
-    from argon2 import PasswordHasher
-
-    import services.passwords as passwords
     from db import get_db
 
-    monkeypatch.setattr(passwords, "hasher", PasswordHasher(time_cost=4))
-    assert (
-        client.post(LOGIN, json={"username": "alice_1", "password": "s3cret-pass"}).status_code
-        == 200
-    )
-    with app.app_context():
-        stored = get_db().users.find_one({"username_lc": "alice_1"})
-    assert "t=4" in stored["password_hash"]
+    def stored_hash() -> str:
+        with app.app_context():
+            return get_db().users.find_one({"username_lc": "alice_1"})["password_hash"]
+
+    before = stored_hash()
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY")
+    response = client.post(LOGIN, json={"username": "alice_1", "password": "s3cret-pass"})
+    assert response.status_code == 200
+    after = stored_hash()
+    assert after != before and after.startswith("$argon2id$") and "m=65536,t=3" in after
 
 
 class TestLoginRateLimit:

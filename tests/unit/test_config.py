@@ -64,3 +64,9 @@ def test_cors_origins_are_a_comma_separated_list():
         {"APP_ENV": "testing", "CORS_ORIGINS": "https://a.example, https://b.example"}
     )
     assert config["CORS_ORIGINS"] == ["https://a.example", "https://b.example"]
+
+
+def test_production_hashes_with_the_rfc_9106_profile_and_refuses_the_cheap_one():
+    assert load_config(SAFE_PRODUCTION)["PASSWORD_HASH_PROFILE"] == "RFC_9106_LOW_MEMORY"
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_PROFILE"):
+        load_config({**SAFE_PRODUCTION, "PASSWORD_HASH_PROFILE": "CHEAPEST"})
