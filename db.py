@@ -50,18 +50,28 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
     "todos": [
-        # Every todo query starts with the owner; each list sort is (owner, key, _id), so a page
-        # is one index range walked in order (either direction), `_id` breaking ties. The
-        # created index also serves account deletion (delete_many by owner).
+        # Every todo query starts with the owner; each list sort has its (owner, key, _id) index,
+        # so a page is one ordered index range, `_id` breaking ties (stores/todos.py hints them).
+        # Descending twins for `-created` (the default) and `-due`: index-backed MongoDB-wire
+        # engines (DocumentDB) scan an index in order only forwards. The first index also serves
+        # account deletion (delete_many by owner).
         IndexModel(
             [("owner_id", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
             name="owner_created_id",
         ),
         IndexModel(
+            [("owner_id", ASCENDING), ("created", DESCENDING), ("_id", DESCENDING)],
+            name="owner_created_id_desc",
+        ),
+        IndexModel(
             [("owner_id", ASCENDING), ("due_sort", ASCENDING), ("_id", ASCENDING)],
             name="owner_due_sort_id",
         ),
-        # The title sort, and `q` (a prefix range on the case-folded title).
+        IndexModel(
+            [("owner_id", ASCENDING), ("due_sort", DESCENDING), ("_id", DESCENDING)],
+            name="owner_due_sort_id_desc",
+        ),
+        # The title sort, and `q` (a prefix range on the case-folded title) under any sort.
         IndexModel(
             [("owner_id", ASCENDING), ("title_lc", ASCENDING), ("_id", ASCENDING)],
             name="owner_title_lc_id",

@@ -1,12 +1,299 @@
-"""The `todos` collection (placeholder until the todos store lands: only account deletion's need)."""
+"""The `todos` collection: each user's todo documents and every query on them.
+
+A todo document:
+    {_id, owner_id, owner_username, title, title_lc, description, done, due, due_sort, tags,
+     version, created, updated}
+Every query carries `owner_id`, so another user's todo is simply not found. `title_lc` is the
+case-folded title (prefix search and the `title` sort); `due` is the ISO date string or None and
+`due_sort` its never-null sort copy (undated todos last in `due` order); `version` counts writes
+and is what ETags and `If-Match` compare, inside the write's own filter.
+
+That filter makes a conditional write atomic on MongoDB, but not on every MongoDB-wire engine:
+FerretDB 1.x runs `findAndModify` and `delete` as a query followed by a write by `_id`, so two
+writers can both pass the same version check. Each write therefore also holds a short per-todo
+lock in Redis (which every authenticated request needs anyway), making the check-and-write one
+step on any engine.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+import uuid
+from collections.abc import Collection as Versions
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import redis
 from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.collection import Collection
 
 from db import get_db
+from errors import ApiError, NotFound
+from extensions import get_redis
+from pagination import ASCENDING, DESCENDING, SortOrder
+from schemas.base import utcnow
+
+log = logging.getLogger(__name__)
+
+# Where undated todos sort: after every real date (the largest ms-precision BSON datetime a
+# `date` cannot reach), so `due` lists them last and `-due` first.
+UNDATED = datetime(9999, 12, 31, 23, 59, 59, 999000)
+ONE_MS = timedelta(milliseconds=1)
+# Under the lock a write needs a second attempt only when `updated` is not behind our clock.
+WRITE_ATTEMPTS = 3
+# The lock outlives any request holding it (uwsgi's harakiri cuts requests off at 30 s), so it
+# only expires on its own when its holder died; a writer waits this long for it, then gets a 409.
+LOCK_TTL_MS = 30_000
+LOCK_WAIT_SECONDS = 5.0
+LOCK_POLL_SECONDS = 0.005
+
+# What a writable field is reset to by a full replace (PUT) or defaults to on create.
+DEFAULTS: dict[str, Any] = {"description": "", "done": False, "due": None, "tags": []}
+
+# The `sort` values of `GET /todos`, each walking its own (owner_id, key, _id) index of db.py.
+# The indexes are hinted: without a hint, DocumentDB's planner sorts the owner's todos in memory.
+SORTS = {
+    "-created": SortOrder("created", DESCENDING, index="owner_created_id_desc"),
+    "created": SortOrder("created", ASCENDING, index="owner_created_id"),
+    "due": SortOrder("due_sort", ASCENDING, index="owner_due_sort_id"),
+    "-due": SortOrder("due_sort", DESCENDING, index="owner_due_sort_id_desc"),
+    "title": SortOrder("title_lc", ASCENDING, index="owner_title_lc_id"),
+}
+# With `q`, the title prefix range narrows best: every sort reads that range, then sorts the
+# matches (few, as a prefix of one user's titles).
+SORTS_WITH_PREFIX = {
+    name: SortOrder(sort.field, sort.direction, index="owner_title_lc_id")
+    for name, sort in SORTS.items()
+}
+DEFAULT_SORT = "-created"
+
+NO_SUCH_TODO = "No such todo."
+
+
+class StaleTodo(ApiError):
+    """The todo exists but no longer has the version the client's `If-Match` named."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            412,
+            "precondition_failed",
+            "The todo has changed since you read it; fetch it again and retry.",
+        )
+
+
+class TodoBusy(ApiError):
+    """Another request has held the todo's write lock for longer than a writer waits."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            409, "conflict", "The todo is being changed by another request; try again."
+        )
+
+
+def todos() -> Collection:
+    return get_db().todos
+
+
+@contextmanager
+def write_lock(todo_id: ObjectId) -> Iterator[None]:
+    """Hold the todo's write lock (Redis `SET NX` with a TTL) for the duration of one write.
+
+    Released only by its holder (a token compared under WATCH), so a lock that expired and was
+    taken by another writer is never deleted from under them.
+    """
+    client = get_redis()
+    key = f"todo-lock:{todo_id}"
+    token = uuid.uuid4().hex.encode()
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while not client.set(key, token, nx=True, px=LOCK_TTL_MS):
+        if time.monotonic() >= deadline:
+            raise TodoBusy()
+        time.sleep(LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        _release(client, key, token)
+
+
+def _release(client: redis.Redis, key: str, token: bytes) -> None:
+    with client.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if pipe.get(key) == token:
+                pipe.multi()
+                pipe.delete(key)
+                pipe.execute()
+        except redis.WatchError:
+            pass  # it expired and changed hands meanwhile: not ours to delete
+        except redis.RedisError as error:
+            # The write itself is done and must be reported as such; the lock expires on its own.
+            log.warning("todo lock %s not released: %s", key, type(error).__name__)
+
+
+def fold(text: str) -> str:
+    """The normalised form titles are searched and sorted by (case-insensitive, locale-free)."""
+    return text.casefold()
+
+
+def prefix_range(prefix: str) -> dict[str, str]:
+    """A `$gte`/`$lt` range holding exactly the strings that start with `prefix`.
+
+    Plain string bounds, so nothing in `prefix` is ever read as a pattern, and an ordinary index
+    on the field serves it. The upper bound is the prefix with its last character stepped up
+    (skipping surrogates, which BSON strings cannot hold); a prefix of only U+10FFFF characters
+    has no upper bound.
+    """
+    stem = prefix
+    while stem:
+        code = ord(stem[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return {"$gte": prefix, "$lt": stem[:-1] + chr(code)}
+        stem = stem[:-1]
+    return {"$gte": prefix}
+
+
+def _derived(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored form of validated writable fields: their normalised copies added."""
+    stored = dict(fields)
+    if "title" in stored:
+        stored["title_lc"] = fold(stored["title"])
+    if "due" in stored:
+        due: date | None = stored["due"]
+        stored["due"] = due.isoformat() if due else None
+        stored["due_sort"] = datetime(due.year, due.month, due.day) if due else UNDATED
+    if "tags" in stored:
+        stored["tags"] = list(dict.fromkeys(stored["tags"]))  # a set, in the order given
+    return stored
+
+
+def build_todo_document(
+    owner_id: ObjectId, owner_username: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A new todo from validated fields (missing optional ones take their defaults)."""
+    now = utcnow()
+    return {
+        "owner_id": owner_id,
+        "owner_username": owner_username,
+        **_derived({**DEFAULTS, **fields}),
+        "version": 1,
+        "created": now,
+        "updated": now,
+    }
+
+
+def insert_todo(document: dict[str, Any]) -> dict[str, Any]:
+    document["_id"] = todos().insert_one(document).inserted_id
+    return document
+
+
+def find_todo(owner_id: ObjectId, todo_id: ObjectId) -> dict[str, Any] | None:
+    return todos().find_one({"_id": todo_id, "owner_id": owner_id})
+
+
+def replace_todo(
+    owner_id: ObjectId,
+    todo_id: ObjectId,
+    fields: Mapping[str, Any],
+    if_versions: Versions[int] | None = None,
+) -> dict[str, Any]:
+    """Full replace (PUT): every writable field is set, missing optional ones to their defaults."""
+    return _write(owner_id, todo_id, _derived({**DEFAULTS, **fields}), if_versions)
+
+
+def update_todo(
+    owner_id: ObjectId,
+    todo_id: ObjectId,
+    changes: Mapping[str, Any],
+    if_versions: Versions[int] | None = None,
+) -> dict[str, Any]:
+    """Partial update (PATCH): only the given fields change."""
+    return _write(owner_id, todo_id, _derived(changes), if_versions)
+
+
+def _write(
+    owner_id: ObjectId,
+    todo_id: ObjectId,
+    changes: Mapping[str, Any],
+    if_versions: Versions[int] | None,
+) -> dict[str, Any]:
+    """Apply `changes` in one conditional write, under the todo's lock; return the new document.
+
+    With `if_versions` (the versions `If-Match` named), the version is part of the write's
+    filter, so of two writers holding the same ETag exactly one wins and the other gets a 412
+    that changed nothing. `updated` must change on every write, also when two land in the same
+    millisecond (or after a writer whose clock runs ahead): the first attempt requires the
+    stored `updated` to be older than now; if it is not, the next attempt steps one millisecond
+    past it, pinned to the exact version it read. 404 when the todo is not the caller's.
+    """
+    scope = {"_id": todo_id, "owner_id": owner_id}
+    with write_lock(todo_id):
+        now = utcnow()
+        guard: dict[str, Any] = {"updated": {"$lt": now}}
+        if if_versions is not None:
+            guard["version"] = {"$in": sorted(if_versions)}
+        for _attempt in range(WRITE_ATTEMPTS):
+            written = todos().find_one_and_update(
+                {**scope, **guard},
+                {"$set": {**changes, "updated": now}, "$inc": {"version": 1}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if written is not None:
+                return written
+            current = todos().find_one(scope, {"version": 1, "updated": 1})
+            if current is None:
+                raise NotFound(NO_SUCH_TODO)
+            if if_versions is not None and current["version"] not in if_versions:
+                raise StaleTodo()
+            now = max(utcnow(), current["updated"] + ONE_MS)
+            guard = {"version": current["version"]}
+    raise TodoBusy()
+
+
+def delete_todo(
+    owner_id: ObjectId, todo_id: ObjectId, if_versions: Versions[int] | None = None
+) -> None:
+    """Delete the caller's todo (only at one of `if_versions`, when given): 404 / 412 otherwise."""
+    scope = {"_id": todo_id, "owner_id": owner_id}
+    condition = {} if if_versions is None else {"version": {"$in": sorted(if_versions)}}
+    with write_lock(todo_id):
+        deleted = todos().delete_one({**scope, **condition}).deleted_count
+    if deleted == 1:
+        return
+    if if_versions is not None and todos().count_documents(scope, limit=1):
+        raise StaleTodo()
+    raise NotFound(NO_SUCH_TODO)
 
 
 def delete_todos_of_owner(owner_id: ObjectId) -> int:
-    """Delete every todo of one user (account deletion); returns how many went."""
-    return get_db().todos.delete_many({"owner_id": owner_id}).deleted_count
+    """Delete every todo of a user (account deletion); returns how many there were."""
+    return todos().delete_many({"owner_id": owner_id}).deleted_count
+
+
+def list_sorts(title_prefix: str = "") -> dict[str, SortOrder]:
+    """The sort orders of a todo list, each with the index that serves it under these filters."""
+    return SORTS_WITH_PREFIX if title_prefix else SORTS
+
+
+def list_filter(
+    owner_id: ObjectId,
+    done: bool | None = None,
+    tags: list[str] | tuple[str, ...] = (),
+    title_prefix: str = "",
+) -> dict[str, Any]:
+    """The MongoDB filter of a todo list: always the owner's, narrowed by the optional filters."""
+    query: dict[str, Any] = {"owner_id": owner_id}
+    if done is not None:
+        query["done"] = done
+    if len(tags) == 1:
+        query["tags"] = tags[0]
+    elif tags:
+        query["tags"] = {"$all": list(tags)}
+    if title_prefix:
+        query["title_lc"] = prefix_range(fold(title_prefix))
+    return query
