@@ -124,7 +124,7 @@ def parse_page_request(
     if "page" in args or "per_page" in args:
         if "cursor" in args or "limit" in args:
             raise _bad("Use either 'page'/'per_page' or 'limit'/'cursor', not both.")
-        page = _number(args, "page", 1, 1, PAGE_WINDOW)
+        page = _number(args, "page", 1, 1, 999_999)
         per_page = _number(args, "per_page", DEFAULT_LIMIT, 1, MAX_LIMIT)
         if page * per_page > PAGE_WINDOW:
             raise _bad(

@@ -121,6 +121,7 @@ def test_last_page_has_no_next(app, items):
         ("page=1&cursor=x", "bad_request"),
         ("page=101&per_page=100", "page_window_exceeded"),
         ("page=501&per_page=20", "page_window_exceeded"),
+        ("page=10001&per_page=1", "page_window_exceeded"),
     ],
 )
 def test_bad_pagination_arguments_are_400(app, items, query, code):
