@@ -12,6 +12,7 @@ import blacklist
 import cli
 import db
 import errors
+import openapi
 import request_log
 from config import load_config
 from extensions import init_extensions
@@ -43,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_extensions(app)
     blacklist.init_app(app)
     register_resources(app)
+    openapi.init_app(app)
     cli.init_app(app)
     log.info("app ready (APP_ENV=%s)", app.config["APP_ENV"])
     return app

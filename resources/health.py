@@ -21,13 +21,46 @@ limiter.exempt(ops)
 
 @ops.get("/health")
 def health():
-    """Up while the process is; touches neither MongoDB nor Redis."""
+    """Up while the process is; touches neither MongoDB nor Redis.
+    ---
+    get:
+      summary: Liveness probe
+      tags: [operations]
+      responses:
+        200:
+          description: The process is up
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [status]
+                properties: {status: {type: string, enum: [ok]}}
+    """
     return jsonify({"status": "ok"})
 
 
 @ops.get("/ready")
 def ready():
-    """Ready when MongoDB and Redis both answer; otherwise 503 naming what is down."""
+    """Ready when MongoDB and Redis both answer; otherwise 503 naming what is down.
+    ---
+    get:
+      summary: Readiness probe
+      description: 503 names what is down in `details.unavailable` (`mongodb`, `redis`).
+      tags: [operations]
+      responses:
+        200:
+          description: MongoDB and Redis both answer
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [status, mongodb, redis]
+                properties:
+                  status: {type: string, enum: [ready]}
+                  mongodb: {type: string, enum: [ok]}
+                  redis: {type: string, enum: [ok]}
+        503: {$ref: '#/components/responses/ServiceUnavailable'}
+    """
     down = []
     try:
         ping_mongo()

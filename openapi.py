@@ -1,0 +1,415 @@
+"""The OpenAPI 3 document (`/api/v1/openapi.json`) and Swagger UI to read it (`/docs`).
+
+The document is generated, never written by hand: every route under /api/v1, plus /health and
+/ready, is documented from its view's docstring (apispec YAML after a `---` line), and the bodies
+those docstrings name (`schema: TodoSchema`) come from the marshmallow schemas that validate and
+render them, so the docs cannot drift from the code. A new resource is documented by its own
+docstrings without touching this module. The document is built once per process, on first use.
+
+Swagger UI is served from the `swagger-ui-bundle` package's files: no CDN, nothing fetched from
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from apispec import APISpec, BasePlugin
+from apispec.exceptions import APISpecError
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow import resolver as schema_component_name
+from apispec_webframeworks.flask import FlaskPlugin
+from flask import Blueprint, Flask, Response, current_app, jsonify, send_from_directory, url_for
+from marshmallow import Schema, fields
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.routing import Rule
+
+import schemas
+from errors import CODES, MESSAGES
+from extensions import limiter
+from pagination import DEFAULT_LIMIT, MAX_LIMIT
+from resources import API_PREFIX
+from schemas.base import ObjectIdString, Timestamp
+
+API_TITLE = "Flask API"
+API_VERSION = "1.0.0"
+# 3.0 rather than 3.1: what Swagger UI 4 and most client generators read fully.
+OPENAPI_VERSION = "3.0.3"
+OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
+# Root endpoints documented besides /api/v1 (/metrics and /docs are for operators, not clients).
+DOCUMENTED_ROOT_PATHS = ("/health", "/ready")
+# `schema: XPage` in a docstring names the list envelope of `XSchema` items (see page_envelope).
+PAGE_SUFFIX = "Page"
+PARAMETER_REF_PREFIX = "#/components/parameters/"
+DOCS_STATIC_MAX_AGE = 3600
+
+# Werkzeug rule variables: `<name>`, `<converter:name>`, `<converter(args):name>`.
+RULE_VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "objectid": {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"},
+    "uuid4": {"type": "string", "format": "uuid"},
+    "uuid": {"type": "string", "format": "uuid"},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+}
+
+# Reusable responses, by the names the resources' docstrings use: name -> status.
+ERROR_RESPONSES = {
+    "BadRequest": 400,
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "NotFound": 404,
+    "MethodNotAllowed": 405,
+    "Conflict": 409,
+    "PreconditionFailed": 412,
+    "PayloadTooLarge": 413,
+    "UnsupportedMediaType": 415,
+    "ValidationError": 422,
+    "RateLimited": 429,
+    "InternalError": 500,
+    "ServiceUnavailable": 503,
+}
+RATE_LIMIT_HEADERS = {
+    "Retry-After": "Seconds to wait before retrying",
+    "X-RateLimit-Limit": "Requests allowed in the current window",
+    "X-RateLimit-Remaining": "Requests left in the current window",
+    "X-RateLimit-Reset": "When the window resets (Unix time)",
+}
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
+}
+PAGE_PARAMETERS = {
+    "limit": {
+        "in": "query",
+        "name": "limit",
+        "description": "Cursor mode: items per page",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    },
+    "cursor": {
+        "in": "query",
+        "name": "cursor",
+        "description": "Cursor mode: `meta.next_cursor` of the previous page",
+        "schema": {"type": "string"},
+    },
+    "page": {
+        "in": "query",
+        "name": "page",
+        "description": "Page mode: page number, from 1",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "per_page": {
+        "in": "query",
+        "name": "per_page",
+        "description": "Page mode: items per page",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    },
+}
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"example": "not_found"})
+    message = fields.String(required=True, metadata={"example": "Not found."})
+    details = fields.Dict(
+        metadata={
+            "description": "Per-field messages (validation) or what failed (e.g. `unavailable`)"
+        }
+    )
+
+
+class ErrorSchema(Schema):
+    """The one error shape of the API."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class PageMetaSchema(Schema):
+    limit = fields.Integer(required=True)
+    next_cursor = fields.String(
+        required=True, allow_none=True, metadata={"description": "null on the last page"}
+    )
+    page = fields.Integer(metadata={"description": "Page mode only"})
+    per_page = fields.Integer(metadata={"description": "Page mode only"})
+    total = fields.Integer(metadata={"description": "Page mode only"})
+
+
+class PageLinksSchema(Schema):
+    self = fields.String(required=True)
+    next = fields.String(metadata={"description": "Absent on the last page"})
+
+
+def documented_schemas() -> dict[str, type[Schema]]:
+    """Every marshmallow schema a docstring may name: those of the `schemas` package and this
+    module's own, by class name. A name defined twice is refused rather than guessed."""
+    modules = [importlib.import_module(__name__)]
+    for info in pkgutil.iter_modules(schemas.__path__, f"{schemas.__name__}."):
+        modules.append(importlib.import_module(info.name))
+    found: dict[str, type[Schema]] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Schema)
+                and value.__module__ == module.__name__
+            ):
+                if value.__name__ in found and found[value.__name__] is not value:
+                    raise APISpecError(f"two schemas are named {value.__name__}")
+                found[value.__name__] = value
+    return found
+
+
+class SchemaNamesPlugin(BasePlugin):
+    """Resolves the schema names in docstrings (`schema: UserSchema`) to the schema classes,
+    before the MarshmallowPlugin renders them, so that an unknown name fails the build instead of
+    leaving a dangling `$ref`. `XPage` names the paginated list of `XSchema` items."""
+
+    def __init__(self, known: dict[str, type[Schema]], marshmallow: MarshmallowPlugin) -> None:
+        super().__init__()
+        self.known = known
+        self.marshmallow = marshmallow
+
+    def init_spec(self, spec: APISpec) -> None:
+        super().init_spec(spec)
+        self.components = spec.components
+
+    def operation_helper(self, path=None, operations=None, **kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            self._resolve(operation, f"{method.upper()} {path}")
+            # apispec takes a shared parameter by its bare name; docstrings may write the $ref.
+            if "parameters" in operation:
+                operation["parameters"] = [
+                    parameter["$ref"].removeprefix(PARAMETER_REF_PREFIX)
+                    if isinstance(parameter, dict)
+                    and str(parameter.get("$ref", "")).startswith(PARAMETER_REF_PREFIX)
+                    else parameter
+                    for parameter in operation["parameters"]
+                ]
+
+    def _resolve(self, node: Any, where: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self._resolve(item, where)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                names_a_schema = key == "schema" or (key == "items" and node.get("type") == "array")
+                if names_a_schema and isinstance(value, str):
+                    node[key] = self._schema_for(value, where)
+                elif key not in ("example", "examples"):
+                    self._resolve(value, where)
+
+    def _schema_for(self, name: str, where: str) -> Any:
+        if name in self.known:
+            return self.known[name]
+        item_name = name.removesuffix(PAGE_SUFFIX) + "Schema"
+        if name.endswith(PAGE_SUFFIX) and item_name in self.known:
+            return self.page_envelope(name, self.known[item_name])
+        raise APISpecError(f"{where}: unknown schema {name!r} (define it in the schemas package)")
+
+    def page_envelope(self, name: str, item_schema: type[Schema]) -> dict[str, str]:
+        """A list endpoint's body: `{items: [...], meta: {...}, links: {...}}` (pagination.py)."""
+        if name not in self.components.schemas:
+            ref = self.marshmallow.converter.resolve_nested_schema
+            self.components.schema(
+                name,
+                {
+                    "type": "object",
+                    "required": ["items", "meta", "links"],
+                    "properties": {
+                        "items": {"type": "array", "items": ref(item_schema)},
+                        "meta": ref(PageMetaSchema),
+                        "links": ref(PageLinksSchema),
+                    },
+                },
+            )
+        return {"$ref": f"#/components/schemas/{name}"}
+
+
+def error_response_component(status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": MESSAGES[status],
+        "content": {
+            "application/json": {
+                "schema": ErrorSchema,
+                "example": {"error": {"code": CODES[status], "message": MESSAGES[status]}},
+            }
+        },
+    }
+    if status == 429:
+        response["headers"] = {
+            name: {"description": text, "schema": {"type": "integer"}}
+            for name, text in RATE_LIMIT_HEADERS.items()
+        }
+    elif status == 503:
+        response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    return response
+
+
+def path_parameters(rule: Rule) -> list[dict[str, Any]]:
+    """The rule's variables as OpenAPI path parameters (`<objectid:todo_id>` -> `{todo_id}`)."""
+    return [
+        {
+            "in": "path",
+            "name": match["name"],
+            "required": True,
+            "schema": dict(CONVERTER_SCHEMAS.get(match["converter"] or "", {"type": "string"})),
+        }
+        for match in RULE_VARIABLE.finditer(rule.rule)
+    ]
+
+
+def documented_rules(app: Flask) -> Iterator[Rule]:
+    """The routes the document describes: the API's and the root probes."""
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(f"{API_PREFIX}/") or rule.rule in DOCUMENTED_ROOT_PATHS:
+            yield rule
+
+
+def build_openapi(app: Flask) -> dict[str, Any]:
+    """Build the document from the app's URL map and its views' docstrings."""
+    marshmallow_plugin = MarshmallowPlugin(schema_name_resolver=schema_component_name)
+    spec = APISpec(
+        title=API_TITLE,
+        version=API_VERSION,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[
+            FlaskPlugin(),
+            SchemaNamesPlugin(documented_schemas(), marshmallow_plugin),
+            marshmallow_plugin,
+        ],
+        info={
+            "description": (
+                "Users, todos and templates. Every error has the shape "
+                '`{"error": {"code", "message", "details"?}}`.'
+            )
+        },
+    )
+    marshmallow_plugin.map_to_openapi_type(ObjectIdString, "string", None)
+    marshmallow_plugin.map_to_openapi_type(Timestamp, "string", "date-time")
+
+    components = spec.components
+    for name, scheme in SECURITY_SCHEMES.items():
+        components.security_scheme(name, scheme)
+    components.schema(schema_component_name(ErrorSchema), schema=ErrorSchema)
+    for name, status in ERROR_RESPONSES.items():
+        components.response(name, error_response_component(status))
+    components.response(
+        "Error",
+        {
+            "description": "Any other error, in the same shape",
+            "content": {"application/json": {"schema": ErrorSchema}},
+        },
+    )
+    for name, parameter in PAGE_PARAMETERS.items():
+        components.parameter(name, parameter["in"], parameter)
+
+    for rule in documented_rules(app):
+        spec.path(view=app.view_functions[rule.endpoint], app=app, parameters=path_parameters(rule))
+    document = spec.to_dict()
+    # Whatever an operation lists, any request may also meet a 405, 413, 415, 429, 500 or 503:
+    # always in the one error shape.
+    for operations in document["paths"].values():
+        for method, operation in operations.items():
+            if method != "parameters":
+                operation.setdefault("responses", {}).setdefault(
+                    "default", {"$ref": "#/components/responses/Error"}
+                )
+    return document
+
+
+_build_lock = threading.Lock()
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The app's document, built on first use and kept for the life of the process."""
+    document = app.extensions.get("openapi")
+    if document is None:
+        with _build_lock:
+            document = app.extensions.get("openapi")
+            if document is None:
+                document = app.extensions["openapi"] = build_openapi(app)
+    return document
+
+
+docs = Blueprint("openapi", __name__)
+# Docs are static for a process: no reason to spend anyone's request budget on them.
+limiter.exempt(docs)
+
+
+@docs.get(OPENAPI_PATH)
+def openapi_json():
+    """The OpenAPI document.
+    ---
+    get:
+      summary: This API's OpenAPI 3 document
+      tags: [operations]
+      responses:
+        200:
+          description: The document
+          content: {application/json: {schema: {type: object}}}
+    """
+    return jsonify(openapi_document(current_app))
+
+
+SWAGGER_UI_PAGE = """<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8">
+    <title>{title} - API docs</title>
+    <link rel="stylesheet" type="text/css" href="{static}/swagger-ui.css">
+    <link rel="icon" type="image/png" href="{static}/favicon-32x32.png" sizes="32x32">
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="{static}/swagger-ui-bundle.js" charset="UTF-8"></script>
+    <script src="{static}/swagger-ui-standalone-preset.js" charset="UTF-8"></script>
+    <script src="{initializer}" charset="UTF-8"></script>
+  </body>
+</html>
+"""
+
+# validatorUrl null: Swagger UI would otherwise send the document to swagger.io for a badge.
+SWAGGER_UI_INITIALIZER = """window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: %s,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    layout: "StandaloneLayout"
+  });
+};
+"""
+
+
+@docs.get("/docs")
+def swagger_ui():
+    """Swagger UI on this API's document."""
+    static = url_for("openapi.swagger_ui_static", filename="").rstrip("/")
+    page = SWAGGER_UI_PAGE.format(
+        title=API_TITLE, static=static, initializer=url_for("openapi.swagger_ui_initializer")
+    )
+    return Response(page, mimetype="text/html")
+
+
+@docs.get("/docs/swagger-initializer.js")
+def swagger_ui_initializer():
+    """Swagger UI's start-up script, pointed at this API's document (a file, not an inline
+    script, so a strict Content-Security-Policy can forbid inline scripts)."""
+    script = SWAGGER_UI_INITIALIZER % current_app.json.dumps(url_for("openapi.openapi_json"))
+    return Response(script, mimetype="text/javascript")
+
+
+@docs.get("/docs/static/<path:filename>")
+def swagger_ui_static(filename: str):
+    """Swagger UI's files, from the pinned swagger-ui-bundle package."""
+    return send_from_directory(swagger_ui_path, filename, max_age=DOCS_STATIC_MAX_AGE)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(docs)
