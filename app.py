@@ -11,7 +11,9 @@ from flask import Flask
 import blacklist
 import cli
 import db
+import error_reporting
 import errors
+import metrics
 import openapi
 import request_log
 from config import load_config
@@ -37,6 +39,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["uuid4"] = UUID4Converter
 
+    error_reporting.init_app(app)
+    # First of the request hooks, so requests refused by the later ones (415, 429) are timed too.
+    metrics.init_app(app)
     request_log.init_app(app)
     errors.init_app(app)
     app.before_request(require_json_bodies)
