@@ -21,6 +21,7 @@ and with `q` a count that stops at the page window (see `count_matches`).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
@@ -64,23 +65,33 @@ def search_prefixes(username_lc: str, words: Iterable[str]) -> list[str]:
     `username_lc` and `words` are the normalised (lowercase) forms stored on the document.
     """
     prefixes: dict[str, None] = {}
-    for term in (username_lc, *words):
+    for term in map(composed, (username_lc, *words)):
         for end in range(1, min(len(term), SEARCH_PREFIX_MAX) + 1):
             prefixes[term[:end]] = None
     return list(prefixes)
 
 
 def add_search_prefixes(document: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Set `search_prefixes` from the document's `username_lc` and `name_words`; returns it."""
-    document["search_prefixes"] = search_prefixes(
-        document["username_lc"], document.get("name_words") or ()
-    )
+    """Set `search_prefixes` from the document's `username_lc` and `name`; returns it.
+
+    The name is composed first: a word split on a decomposed accent would lose its tail.
+    """
+    # Imported here so that stores.users can build its documents with this function.
+    from stores.users import name_words
+
+    words = name_words(composed(document.get("name") or ""))
+    document["search_prefixes"] = search_prefixes(document["username_lc"], words)
     return document
 
 
+def composed(text: str) -> str:
+    """One spelling per character: "e" + combining diaeresis and "ë" must match each other."""
+    return unicodedata.normalize("NFC", text)
+
+
 def normalise_query(q: str) -> str:
-    """What `q` is compared as: trimmed and lowercased like the stored `username_lc`/`name_words`."""
-    return q.strip().lower()
+    """What `q` is compared as: trimmed, lowercased like `username_lc`/`name_words`, composed."""
+    return composed(q.strip().lower())
 
 
 def prefix_range(prefix: str) -> dict[str, str]:

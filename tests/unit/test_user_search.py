@@ -372,3 +372,13 @@ def test_long_q_needs_one_word_with_the_whole_prefix_not_two_words_around_it(
     # One word sorts after the prefix and one before its end: neither starts with it.
     add_user("u1", "Abcdefghijklmnopz Abcdefghijklmnopa")
     assert usernames(client.get(f"{USERS}?q=abcdefghijklmnopq", headers=caller)) == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"), [("Zoe\u0308", "zo\u00eb"), ("Zo\u00eb", "zoe\u0308")]
+)
+def test_q_matches_accented_names_however_the_accent_is_encoded(
+    client, caller, add_user, stored, typed
+):
+    add_user("u1", f"{stored} Smith")
+    assert usernames(client.get(USERS, query_string={"q": typed}, headers=caller)) == ["u1"]
