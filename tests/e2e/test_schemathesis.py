@@ -11,6 +11,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.core.transport import Response
 
 from tests.servers import LiveServer
 
@@ -37,13 +38,17 @@ def auth_headers(live_server: LiveServer) -> dict[str, str]:
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
-def check_error_shape(response: requests.Response) -> None:
-    assert response.status_code < 500, response.text
+def check_error_shape(response: Response) -> None:
+    seen = f"{response.request.method} {response.request.url} -> {response.status_code}"
+    assert response.status_code < 500, f"{seen}: {response.text}"
     if response.status_code >= 400:
-        assert response.headers["Content-Type"].startswith("application/json"), response.text
+        # schemathesis' Response: header names in lowercase, each with a list of values.
+        content_type = response.headers.get("content-type", [""])[0]
+        assert content_type.startswith("application/json"), f"{seen} {response.headers}"
         error = response.json()["error"]
-        assert set(error) <= {"code", "message", "details"}, error
-        assert isinstance(error["code"], str) and isinstance(error["message"], str), error
+        assert set(error) <= {"code", "message", "details"}, f"{seen}: {error}"
+        assert isinstance(error["code"], str), f"{seen}: {error}"
+        assert isinstance(error["message"], str), f"{seen}: {error}"
 
 
 def test_reads_never_fail_with_5xx_and_errors_have_the_shape(
