@@ -8,7 +8,10 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from db import ensure_indexes, get_db
+from schemas.base import format_timestamp
+from services.api_keys import create_api_key, key_id_of
 from services.seeding import DEFAULT_BATCH, MAX_BATCH, SEED_PASSWORD, seed_users
+from stores.api_keys import list_api_keys, revoke_api_key
 
 db_cli = click.Group("db", help="Database maintenance.")
 users_cli = click.Group("users", help="User accounts.")
@@ -43,6 +46,60 @@ def seed_users_command(count: int, seed: int, batch: int) -> None:
     click.echo(
         f"seeded {report.inserted} users, skipped {report.duplicates} already present "
         f"({report.rate:,.0f} users/s); every seeded account's password is {SEED_PASSWORD!r}"
+    )
+
+
+def _when(value) -> str:
+    return format_timestamp(value) if value else "-"
+
+
+@apikeys_cli.command("create", help="Create an API key for OWNER and print it (once).")
+@click.option("--owner", required=True, help="Who the key is for (a team, service or person).")
+@with_appcontext
+def create_api_key_command(owner: str) -> None:
+    owner = owner.strip()
+    if not 1 <= len(owner) <= 100:
+        raise click.BadParameter("must be 1 to 100 characters", param_hint="--owner")
+    document, key = create_api_key(owner)
+    click.echo(
+        f"API key {document['key_id']} created for {owner}. "
+        "Store it now: it is shown only once and kept only as a hash.",
+        err=True,
+    )
+    click.echo(key)
+
+
+@apikeys_cli.command("list", help="List API keys: ids, prefixes, owners, use and revocation.")
+@with_appcontext
+def list_api_keys_command() -> None:
+    rows = [("ID", "PREFIX", "OWNER", "CREATED", "LAST USED", "REVOKED")]
+    for key in list_api_keys():
+        rows.append(
+            (
+                key["key_id"],
+                f"tk_{key['key_id']}_...",
+                key["owner"],
+                _when(key["created"]),
+                _when(key.get("last_used")),
+                _when(key.get("revoked_at")),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@apikeys_cli.command("revoke", help="Revoke an API key, by id or prefix (tk_<id>...).")
+@click.argument("reference")
+@with_appcontext
+def revoke_api_key_command(reference: str) -> None:
+    key_id = key_id_of(reference)
+    key = revoke_api_key(key_id) if key_id else None
+    if key is None:
+        raise click.ClickException(f"no API key matches {reference[:16]!r}")
+    click.echo(
+        f"API key {key['key_id']} ({key['owner']}) revoked at {_when(key['revoked_at'])}; "
+        "it is refused from the next request on."
     )
 
 

@@ -6,7 +6,6 @@ Nothing here connects at import time: uwsgi imports the app after forking each w
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 import redis
@@ -56,11 +55,36 @@ def rate_limit_identity() -> str:
             claims = None
         if claims and claims.get("type") == "access":
             return f"user:{claims['sub']}"
-    api_key = request.headers.get("X-API-KEY")
-    if api_key:
-        # Only a prefix of the key's hash: the counter name must not hold a usable secret.
-        return f"apikey:{hashlib.sha256(api_key.encode()).hexdigest()[:16]}"
+    if request.headers.get("X-API-KEY"):
+        # Only a key that verifies (one lookup, reused by the view): made-up keys would otherwise
+        # give a client a fresh budget per request. Counted by the key's public id, never the key.
+        # (Imported here: services import errors.py, which imports this module.)
+        from services.api_keys import api_key_identity
+
+        identity = api_key_identity()
+        if identity:
+            return identity
     return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def api_wide_rate_limit() -> str:
+    """DEFAULT_RATE_LIMIT per minute per identity, over all endpoints together (read per request,
+    so each app, e.g. in tests, gets its own setting from the one module-level limiter)."""
+    return f"{current_app.config['DEFAULT_RATE_LIMIT']} per minute"
+
+
+def retry_after_only_on_refusals(response):
+    """Flask-Limiter sends Retry-After with every response; it means something only on a 429 or
+    503, and clients reading it on a 200 would wait for nothing."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
+def rate_limited_endpoint() -> str:
+    """What Flask-Limiter calls the request's endpoint: unknown routes and wrong methods (no
+    endpoint, which it would exempt) are counted too."""
+    return request.endpoint or "unrouted"
 
 
 jwt = JWTManager()
@@ -98,8 +122,13 @@ def init_extensions(app: Flask) -> None:
     config = app.config
     redis_url = config.get("REDIS_URL")
     config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
-    config.setdefault("RATELIMIT_DEFAULT", f"{config['DEFAULT_RATE_LIMIT']} per minute")
+    # An application limit (one counter per identity across every endpoint, as the contract's
+    # "requests per minute per identity" means), not a default limit (one counter per endpoint).
+    config.setdefault("RATELIMIT_APPLICATION", api_wide_rate_limit)
+    config.setdefault("RATELIMIT_REQUEST_IDENTIFIER", rate_limited_endpoint)
     config.setdefault("RATELIMIT_KEY_PREFIX", "ratelimit")
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse).
+    app.after_request(retry_after_only_on_refusals)
     limiter.init_app(app)
 
     if redis_url:

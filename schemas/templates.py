@@ -1,0 +1,71 @@
+"""Schemas for templates: the writable fields (create, replace, patch), the list's query filter,
+and the template object clients see."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from errors import ApiError
+from schemas.base import StrictSchema, Timestamp
+
+NAME_MAX = 200
+MAX_QUERY_LENGTH = NAME_MAX
+
+
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+class TemplateInputSchema(StrictSchema):
+    """The writable fields. POST and PUT load it whole (`name` required, the rest defaulted by
+    the store); PATCH loads it with `partial=True` and needs at least one field."""
+
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=NAME_MAX), not_blank])
+    description = fields.String(validate=validate.Length(max=2000))
+    content = fields.String(validate=validate.Length(max=100_000))
+
+    @validates_schema
+    def something_to_change(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        if kwargs.get("partial") and not data:
+            raise ValidationError("Send at least one of: name, description, content.")
+
+
+class CreatorSchema(Schema):
+    """Who created a template: a user, or a machine client's API key (its public id only)."""
+
+    type = fields.String(metadata={"enum": ["user", "api_key"]})
+    id = fields.String(metadata={"description": "User id, or the API key's public id"})
+    username = fields.String(metadata={"description": "When type is user"})
+    owner = fields.String(metadata={"description": "When type is api_key: whom it was issued to"})
+
+
+class TemplateSchema(Schema):
+    """The template object of the contract."""
+
+    templateid = fields.String(metadata={"format": "uuid"})
+    name = fields.String()
+    description = fields.String()
+    content = fields.String()
+    created = Timestamp()
+    modified = Timestamp()
+    created_by = fields.Nested(CreatorSchema)
+
+
+template_input_schema = TemplateInputSchema()
+template_schema = TemplateSchema()
+
+
+def render_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    return template_schema.dump(template)
+
+
+def parse_name_prefix(args: Mapping[str, str]) -> str:
+    """`q`, the case-insensitive name prefix of a list request ("" when absent); 400 if too long."""
+    prefix = args.get("q", "")
+    if len(prefix) > MAX_QUERY_LENGTH:
+        raise ApiError(400, "bad_request", f"'q' is at most {MAX_QUERY_LENGTH} characters.")
+    return prefix

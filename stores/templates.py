@@ -1,0 +1,153 @@
+"""The `templates` collection: the shared catalog of templates and every query on it.
+
+A template document:
+    {_id, templateid, name, name_lc, description, content, created_by, version, created, modified}
+`templateid` (a UUID4 string) is the public key; `_id` only orders keyset pages. `name_lc` is the
+case-folded name that `q` (a name prefix) and the `name` sorts use. `version` counts writes: it
+makes the ETag and is what `If-Match` compares, atomically, inside the write's own filter.
+`created_by` is the caller that created the template: `{"type": "user", "id", "username"}` or
+`{"type": "api_key", "id", "owner"}` (an API key's public id, never the key).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Collection as Versions
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.collection import Collection
+
+from db import get_db
+from errors import ApiError, NotFound
+from pagination import ASCENDING, DESCENDING, SortOrder
+from schemas.base import utcnow
+
+# What a writable field is reset to by a full replace (PUT) or defaults to on create.
+DEFAULTS: dict[str, Any] = {"description": "", "content": ""}
+
+# The `sort` values of `GET /templates`; each is backed by a (field, _id) index in db.py.
+SORTS = {
+    "name": SortOrder("name_lc", ASCENDING),
+    "-name": SortOrder("name_lc", DESCENDING),
+    "created": SortOrder("created", ASCENDING),
+    "-created": SortOrder("created", DESCENDING),
+}
+DEFAULT_SORT = "name"
+
+NO_SUCH_TEMPLATE = "No such template."
+
+
+class StaleTemplate(ApiError):
+    """The template exists but no longer has the version the client's `If-Match` named."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            412,
+            "precondition_failed",
+            "The template has changed since you read it; fetch it again and retry.",
+        )
+
+
+def templates() -> Collection:
+    return get_db().templates
+
+
+def fold(text: str) -> str:
+    """The normalised form names are searched and sorted by (case-insensitive, locale-free)."""
+    return text.casefold()
+
+
+def _stored(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored form of validated writable fields: the normalised name added."""
+    stored = dict(fields)
+    if "name" in stored:
+        stored["name_lc"] = fold(stored["name"])
+    return stored
+
+
+def build_template_document(
+    fields: Mapping[str, Any], created_by: Mapping[str, str]
+) -> dict[str, Any]:
+    """A new template from validated fields (missing optional ones take their defaults)."""
+    now = utcnow()
+    return {
+        "templateid": str(uuid.uuid4()),
+        **_stored({**DEFAULTS, **fields}),
+        "created_by": dict(created_by),
+        "version": 1,
+        "created": now,
+        "modified": now,
+    }
+
+
+def insert_template(document: dict[str, Any]) -> dict[str, Any]:
+    document["_id"] = templates().insert_one(document).inserted_id
+    return document
+
+
+def find_template(templateid: str) -> dict[str, Any] | None:
+    return templates().find_one({"templateid": templateid})
+
+
+def replace_template(
+    templateid: str, fields: Mapping[str, Any], if_versions: Versions[int] | None = None
+) -> dict[str, Any]:
+    """Full replace (PUT): every writable field is set, missing optional ones to their defaults."""
+    return _write(templateid, _stored({**DEFAULTS, **fields}), if_versions)
+
+
+def update_template(
+    templateid: str, changes: Mapping[str, Any], if_versions: Versions[int] | None = None
+) -> dict[str, Any]:
+    """Partial update (PATCH): only the given fields change."""
+    return _write(templateid, _stored(changes), if_versions)
+
+
+def _precondition(if_versions: Versions[int] | None) -> dict[str, Any]:
+    return {} if if_versions is None else {"version": {"$in": sorted(if_versions)}}
+
+
+def _not_written(templateid: str, if_versions: Versions[int] | None) -> ApiError:
+    """Why a conditional write matched nothing: 412 if the template exists, else 404."""
+    if if_versions is not None and templates().count_documents({"templateid": templateid}, limit=1):
+        return StaleTemplate()
+    return NotFound(NO_SUCH_TEMPLATE)
+
+
+def _write(
+    templateid: str, changes: Mapping[str, Any], if_versions: Versions[int] | None
+) -> dict[str, Any]:
+    """Apply `changes` in one atomic write and return the new document (404 / 412 otherwise).
+
+    With `if_versions` the version is part of the filter, so of two writers holding the same
+    ETag exactly one wins and the other gets a 412 that changed nothing.
+    """
+    written = templates().find_one_and_update(
+        {"templateid": templateid, **_precondition(if_versions)},
+        {"$set": {**changes, "modified": utcnow()}, "$inc": {"version": 1}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if written is None:
+        raise _not_written(templateid, if_versions)
+    return written
+
+
+def delete_template(templateid: str, if_versions: Versions[int] | None = None) -> None:
+    """Delete a template (only at one of `if_versions`, when given): 404 / 412 otherwise."""
+    query = {"templateid": templateid, **_precondition(if_versions)}
+    if templates().delete_one(query).deleted_count != 1:
+        raise _not_written(templateid, if_versions)
+
+
+def list_filter(name_prefix: str = "") -> dict[str, Any]:
+    """The MongoDB filter of a template list: everything, or the names starting with a prefix.
+
+    The prefix is escaped and anchored, so it is matched literally and an index on `name_lc`
+    serves it as a range.
+    """
+    if not name_prefix:
+        return {}
+    return {"name_lc": {"$regex": "^" + re.escape(fold(name_prefix))}}
