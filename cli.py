@@ -4,24 +4,54 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
+from marshmallow import ValidationError
 from tqdm import tqdm
 
 from db import ensure_indexes, get_db
+from errors import ApiError
 from schemas.base import format_timestamp
+from schemas.users import RegisterSchema
 from services.api_keys import create_api_key, key_id_of
+from services.passwords import hash_password
 from services.seeding import DEFAULT_BATCH, MAX_BATCH, SEED_PASSWORD, seed_users
 from stores.api_keys import list_api_keys, revoke_api_key
+from stores.users import build_user_document, insert_user
 
-db_cli = click.Group("db", help="Database maintenance.")
-users_cli = click.Group("users", help="User accounts.")
-apikeys_cli = click.Group("apikeys", help="API keys for machine clients of the templates API.")
+# AppGroup runs every command inside the app context.
+db_cli = AppGroup("db", help="Database maintenance.")
+users_cli = AppGroup("users", help="User accounts.")
+apikeys_cli = AppGroup("apikeys", help="API keys for machine clients of the templates API.")
 
 
 @db_cli.command("init", help="Create every index the queries rely on (idempotent).")
 def init_db() -> None:
     names = ensure_indexes(get_db())
     click.echo(f"indexes ready: {', '.join(sorted(names))}")
+
+
+@users_cli.command("create-admin", help="Create an admin account (password prompted if omitted).")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.option("--name", default="", help="Display name.")
+@click.password_option("--password", help="Prompted (twice, hidden) when not given.")
+@with_appcontext
+def create_admin(username: str, email: str, name: str, password: str) -> None:
+    # The same validation as registration: an admin account is no exception to the rules.
+    try:
+        data = RegisterSchema().load(
+            {"username": username, "email": email, "password": password, "name": name}
+        )
+    except ValidationError as error:
+        raise click.ClickException(f"invalid account: {error.messages}") from error
+    document = build_user_document(
+        data["username"], data["email"], hash_password(data["password"]), data["name"], "admin"
+    )
+    try:
+        user = insert_user(document)
+    except ApiError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"admin {user['username']} created with id {user['_id']}")
 
 
 @users_cli.command("seed", help="Bulk-insert COUNT fake users (deterministic for a seed).")

@@ -122,6 +122,11 @@ def init_extensions(app: Flask) -> None:
     config = app.config
     redis_url = config.get("REDIS_URL")
     config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    # The limiter's own Redis connections get the same short timeouts as the app's.
+    config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS",
+        {"socket_timeout": 2, "socket_connect_timeout": 2} if redis_url else {},
+    )
     # An application limit (one counter per identity across every endpoint, as the contract's
     # "requests per minute per identity" means), not a default limit (one counter per endpoint).
     config.setdefault("RATELIMIT_APPLICATION", api_wide_rate_limit)
