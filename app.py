@@ -44,9 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     request_log.init_app(app)
     errors.init_app(app)
-    app.before_request(require_json_bodies)
     db.init_app(app)
     init_extensions(app)
+    # After the rate limiter's hook: a 415 counts against the client's budget like any request.
+    app.before_request(require_json_bodies)
     blacklist.init_app(app)
     register_resources(app)
     openapi.init_app(app)

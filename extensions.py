@@ -81,6 +81,10 @@ def retry_after_only_on_refusals(response):
     return response
 
 
+def is_preflight() -> bool:
+    return request.method == "OPTIONS"
+
+
 def rate_limited_endpoint() -> str:
     """What Flask-Limiter calls the request's endpoint: unknown routes and wrong methods (no
     endpoint, which it would exempt) are counted too."""
@@ -130,6 +134,8 @@ def init_extensions(app: Flask) -> None:
     # An application limit (one counter per identity across every endpoint, as the contract's
     # "requests per minute per identity" means), not a default limit (one counter per endpoint).
     config.setdefault("RATELIMIT_APPLICATION", api_wide_rate_limit)
+    # CORS preflights are the browser's, not the client's: they must not spend its budget.
+    config.setdefault("RATELIMIT_APPLICATION_EXEMPT_WHEN", is_preflight)
     config.setdefault("RATELIMIT_REQUEST_IDENTIFIER", rate_limited_endpoint)
     config.setdefault("RATELIMIT_KEY_PREFIX", "ratelimit")
     # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse).

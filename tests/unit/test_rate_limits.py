@@ -147,6 +147,23 @@ def test_unknown_routes_count_too(client):
     assert client.get("/api/v1/nowhere").status_code == 429
 
 
+def test_unsupported_media_type_counts_too(client):
+    for _ in range(LIMIT):
+        response = client.post(TEMPLATES, data="x", content_type="text/plain")
+        assert response.status_code == 415
+    assert client.post(TEMPLATES, data="x", content_type="text/plain").status_code == 429
+
+
+def test_cors_preflights_never_spend_the_budget(client, headers):
+    for _ in range(LIMIT + 2):
+        preflight = client.options(
+            TEMPLATES,
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status_code == 200
+    assert client.get(TEMPLATES, headers=headers).status_code == 200
+
+
 def test_health_and_readiness_are_never_limited(client):
     spend(client, LIMIT + 1)
     assert client.get("/health").status_code == 200
