@@ -37,7 +37,7 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(REPO))
 
 from app import create_app  # noqa: E402
-from resources.templates import etag_value  # noqa: E402
+from resources.templates import template_etag  # noqa: E402
 from schemas.templates import render_template  # noqa: E402
 from services import template_cache  # noqa: E402
 from services.tokens import issue_token_pair  # noqa: E402
@@ -82,16 +82,16 @@ def measure(app, templateid: str, headers: dict[str, str], rounds: int) -> dict[
         return find_template(templateid)
 
     def hit():
-        found = template_cache.read_template(templateid, load, render_template, etag_value)
+        found = template_cache.read_template(templateid, load, render_template, template_etag)
         if not found.from_cache:
             raise RuntimeError("expected a cache hit")
 
     def mongo_read():
         document = load()
-        return render_template(document), etag_value(document)
+        return render_template(document), template_etag(document)
 
     with app.test_request_context():
-        template_cache.read_template(templateid, load, render_template, etag_value)  # fill
+        template_cache.read_template(templateid, load, render_template, template_etag)  # fill
         results = {"hit": median_us(hit, rounds), "mongo": median_us(mongo_read, rounds)}
 
     client = app.test_client()

@@ -14,12 +14,12 @@ credentials, so shared proxies must not keep it, and clients revalidate with `If
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_restful import Resource
 
+from conditional import empty_response, etag_value, if_match_versions, not_modified
 from errors import NotFound
 from pagination import paginate, parse_page_request
 from schemas.base import parse_body
@@ -40,45 +40,20 @@ from stores.templates import (
     update_template,
 )
 
-VERSION = re.compile(r"^[0-9]{1,18}$")
 CACHE_CONTROL = "private, no-cache"
 
 
-def etag_value(template: dict[str, Any]) -> str:
-    """The opaque-tag of a template's ETag (unquoted): changes with every write."""
-    return f"{template['templateid']}-{template['version']}"
+def template_etag(template: dict[str, Any]) -> str:
+    return etag_value(template["templateid"], template["version"])
 
 
 def read_headers(etag: str) -> dict[str, str]:
     return {"ETag": f'"{etag}"', "Cache-Control": CACHE_CONTROL}
 
 
-def if_match_versions(templateid: str) -> set[int] | None:
-    """The versions of this template that `If-Match` accepts; None when any version will do.
-
-    None without the header or with `If-Match: *`. Only strong tags count (RFC 9110 compares
-    If-Match strongly); tags of other templates or of no known shape match nothing: 412.
-    """
-    if "If-Match" not in request.headers or request.if_match.star_tag:
-        return None
-    prefix = f"{templateid}-"
-    return {
-        int(tag[len(prefix) :])
-        for tag in request.if_match.as_set()
-        if tag.startswith(prefix) and VERSION.match(tag[len(prefix) :])
-    }
-
-
-def empty_response(status: int, headers: dict[str, str] | None = None) -> Response:
-    """A bodiless answer (204, 304): no JSON `null`, no content type."""
-    response = Response(status=status, headers=headers)
-    response.headers.pop("Content-Type", None)
-    return response
-
-
 def written(template: dict[str, Any], status: int = 200, **headers: str):
     """The answer to a write: the new template and its ETag."""
-    return render_template(template), status, {**read_headers(etag_value(template)), **headers}
+    return render_template(template), status, {**read_headers(template_etag(template)), **headers}
 
 
 class TemplateList(Resource):
@@ -156,12 +131,12 @@ class Template(Resource):
           404: {$ref: '#/components/responses/NotFound'}
         """
         found = template_cache.read_template(
-            templateid, lambda: find_template(templateid), render_template, etag_value
+            templateid, lambda: find_template(templateid), render_template, template_etag
         )
         if found is None:
             raise NotFound(NO_SUCH_TEMPLATE)
         headers = read_headers(found.etag)
-        if request.if_none_match.contains_weak(found.etag):
+        if not_modified(found.etag):
             return empty_response(304, headers)
         return found.body, 200, headers
 

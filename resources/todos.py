@@ -7,14 +7,14 @@ The ETag is the todo's id and stored write counter (`version`), so it costs no h
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from bson import ObjectId
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
+from conditional import empty_response, etag_value, if_match_versions, not_modified
 from errors import NotFound
 from pagination import paginate, parse_page_request
 from schemas.base import parse_body
@@ -34,40 +34,9 @@ from stores.todos import (
     update_todo,
 )
 
-VERSION = re.compile(r"^[0-9]{1,18}$")
-
-
-def etag_value(todo: dict[str, Any]) -> str:
-    """The opaque-tag of a todo's ETag (unquoted): changes with every write, unique per todo."""
-    return f"{todo['_id']}-{todo['version']}"
-
 
 def etag_header(todo: dict[str, Any]) -> dict[str, str]:
-    return {"ETag": f'"{etag_value(todo)}"'}
-
-
-def if_match_versions(todo_id: ObjectId) -> set[int] | None:
-    """The versions of this todo that `If-Match` accepts; None when any version will do.
-
-    None without the header or with `If-Match: *` (any existing todo). Only strong tags count
-    (RFC 9110 compares If-Match strongly); tags of other todos or of no known shape match
-    nothing, which ends in a 412.
-    """
-    if "If-Match" not in request.headers or request.if_match.star_tag:
-        return None
-    prefix = f"{todo_id}-"
-    return {
-        int(tag[len(prefix) :])
-        for tag in request.if_match.as_set()
-        if tag.startswith(prefix) and VERSION.match(tag[len(prefix) :])
-    }
-
-
-def empty_response(status: int, headers: dict[str, str] | None = None) -> Response:
-    """A bodiless answer (204, 304): no JSON `null`, no content type."""
-    response = Response(status=status, headers=headers)
-    response.headers.pop("Content-Type", None)
-    return response
+    return {"ETag": f'"{etag_value(todo["_id"], todo["version"])}"'}
 
 
 class TodoList(Resource):
@@ -150,7 +119,7 @@ class Todo(Resource):
         if todo is None:
             raise NotFound(NO_SUCH_TODO)
         headers = etag_header(todo)
-        if request.if_none_match.contains_weak(etag_value(todo)):
+        if not_modified(etag_value(todo["_id"], todo["version"])):
             return empty_response(304, headers)
         return render_todo(todo), 200, headers
 

@@ -4,7 +4,8 @@ A template document:
     {_id, templateid, name, name_lc, description, content, created_by, version, created, modified}
 `templateid` (a UUID4 string) is the public key; `_id` only orders keyset pages. `name_lc` is the
 case-folded name that `q` (a name prefix) and the `name` sorts use. `version` counts writes: it
-makes the ETag and is what `If-Match` compares, atomically, inside the write's own filter.
+makes the ETag and is what `If-Match` compares, inside the write's own filter and under the
+template's write lock (locks.py), so the check and the write are one step on any engine.
 `created_by` is the caller that created the template: `{"type": "user", "id", "username"}` or
 `{"type": "api_key", "id", "owner"}` (an API key's public id, never the key).
 """
@@ -22,6 +23,7 @@ from pymongo.collection import Collection
 
 from db import get_db
 from errors import ApiError, NotFound
+from locks import write_lock
 from pagination import ASCENDING, DESCENDING, SortOrder
 from schemas.base import utcnow
 
@@ -123,13 +125,15 @@ def _write(
     """Apply `changes` in one atomic write and return the new document (404 / 412 otherwise).
 
     With `if_versions` the version is part of the filter, so of two writers holding the same
-    ETag exactly one wins and the other gets a 412 that changed nothing.
+    ETag exactly one wins and the other gets a 412 that changed nothing (the template's lock
+    makes that hold on FerretDB too: locks.py).
     """
-    written = templates().find_one_and_update(
-        {"templateid": templateid, **_precondition(if_versions)},
-        {"$set": {**changes, "modified": utcnow()}, "$inc": {"version": 1}},
-        return_document=ReturnDocument.AFTER,
-    )
+    with write_lock(f"template:{templateid}", "template"):
+        written = templates().find_one_and_update(
+            {"templateid": templateid, **_precondition(if_versions)},
+            {"$set": {**changes, "modified": utcnow()}, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
     if written is None:
         raise _not_written(templateid, if_versions)
     return written
@@ -138,7 +142,9 @@ def _write(
 def delete_template(templateid: str, if_versions: Versions[int] | None = None) -> None:
     """Delete a template (only at one of `if_versions`, when given): 404 / 412 otherwise."""
     query = {"templateid": templateid, **_precondition(if_versions)}
-    if templates().delete_one(query).deleted_count != 1:
+    with write_lock(f"template:{templateid}", "template"):
+        deleted = templates().delete_one(query).deleted_count
+    if deleted != 1:
         raise _not_written(templateid, if_versions)
 
 

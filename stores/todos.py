@@ -8,36 +8,26 @@ case-folded title (prefix search and the `title` sort); `due` is the ISO date st
 `due_sort` its never-null sort copy (undated todos last in `due` order); `version` counts writes
 and is what ETags and `If-Match` compare, inside the write's own filter.
 
-That filter makes a conditional write atomic on MongoDB, but not on every MongoDB-wire engine:
-FerretDB 1.x runs `findAndModify` and `delete` as a query followed by a write by `_id`, so two
-writers can both pass the same version check. Each write therefore also holds a short per-todo
-lock in Redis (which every authenticated request needs anyway), making the check-and-write one
-step on any engine.
+That filter makes a conditional write atomic on MongoDB; each write also holds the todo's short
+Redis lock (locks.py), which makes it atomic on FerretDB 1.x too.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-import uuid
 from collections.abc import Collection as Versions
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import redis
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
 from db import get_db
 from errors import ApiError, NotFound
-from extensions import get_redis
+from locks import ResourceBusy, write_lock
 from pagination import ASCENDING, DESCENDING, SortOrder
 from schemas.base import utcnow
-
-log = logging.getLogger(__name__)
 
 # Where undated todos sort: after every real date (the largest ms-precision BSON datetime a
 # `date` cannot reach), so `due` lists them last and `-due` first.
@@ -45,11 +35,6 @@ UNDATED = datetime(9999, 12, 31, 23, 59, 59, 999000)
 ONE_MS = timedelta(milliseconds=1)
 # Under the lock a write needs a second attempt only when `updated` is not behind our clock.
 WRITE_ATTEMPTS = 3
-# The lock outlives any request holding it (uwsgi's harakiri cuts requests off at 30 s), so it
-# only expires on its own when its holder died; a writer waits this long for it, then gets a 409.
-LOCK_TTL_MS = 30_000
-LOCK_WAIT_SECONDS = 5.0
-LOCK_POLL_SECONDS = 0.005
 
 # What a writable field is reset to by a full replace (PUT) or defaults to on create.
 DEFAULTS: dict[str, Any] = {"description": "", "done": False, "due": None, "tags": []}
@@ -85,53 +70,8 @@ class StaleTodo(ApiError):
         )
 
 
-class TodoBusy(ApiError):
-    """Another request has held the todo's write lock for longer than a writer waits."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            409, "conflict", "The todo is being changed by another request; try again."
-        )
-
-
 def todos() -> Collection:
     return get_db().todos
-
-
-@contextmanager
-def write_lock(todo_id: ObjectId) -> Iterator[None]:
-    """Hold the todo's write lock (Redis `SET NX` with a TTL) for the duration of one write.
-
-    Released only by its holder (a token compared under WATCH), so a lock that expired and was
-    taken by another writer is never deleted from under them.
-    """
-    client = get_redis()
-    key = f"todo-lock:{todo_id}"
-    token = uuid.uuid4().hex.encode()
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while not client.set(key, token, nx=True, px=LOCK_TTL_MS):
-        if time.monotonic() >= deadline:
-            raise TodoBusy()
-        time.sleep(LOCK_POLL_SECONDS)
-    try:
-        yield
-    finally:
-        _release(client, key, token)
-
-
-def _release(client: redis.Redis, key: str, token: bytes) -> None:
-    with client.pipeline() as pipe:
-        try:
-            pipe.watch(key)
-            if pipe.get(key) == token:
-                pipe.multi()
-                pipe.delete(key)
-                pipe.execute()
-        except redis.WatchError:
-            pass  # it expired and changed hands meanwhile: not ours to delete
-        except redis.RedisError as error:
-            # The write itself is done and must be reported as such; the lock expires on its own.
-            log.warning("todo lock %s not released: %s", key, type(error).__name__)
 
 
 def fold(text: str) -> str:
@@ -232,7 +172,7 @@ def _write(
     past it, pinned to the exact version it read. 404 when the todo is not the caller's.
     """
     scope = {"_id": todo_id, "owner_id": owner_id}
-    with write_lock(todo_id):
+    with write_lock(f"todo:{todo_id}", "todo"):
         now = utcnow()
         guard: dict[str, Any] = {"updated": {"$lt": now}}
         if if_versions is not None:
@@ -252,7 +192,7 @@ def _write(
                 raise StaleTodo()
             now = max(utcnow(), current["updated"] + ONE_MS)
             guard = {"version": current["version"]}
-    raise TodoBusy()
+    raise ResourceBusy("todo")
 
 
 def delete_todo(
@@ -261,7 +201,7 @@ def delete_todo(
     """Delete the caller's todo (only at one of `if_versions`, when given): 404 / 412 otherwise."""
     scope = {"_id": todo_id, "owner_id": owner_id}
     condition = {} if if_versions is None else {"version": {"$in": sorted(if_versions)}}
-    with write_lock(todo_id):
+    with write_lock(f"todo:{todo_id}", "todo"):
         deleted = todos().delete_one({**scope, **condition}).deleted_count
     if deleted == 1:
         return

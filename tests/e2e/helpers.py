@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -61,3 +63,20 @@ def get_in_parallel(url: str, headers: dict[str, str], count: int = 24) -> list[
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(one, range(count)))
+
+
+def at_once(calls: dict[str, Callable[[], requests.Response]]) -> dict[str, requests.Response]:
+    """Run every call from its own thread, released together by a barrier; responses by name."""
+    barrier = threading.Barrier(len(calls))
+    results: dict[str, requests.Response] = {}
+
+    def run(name: str) -> None:
+        barrier.wait(timeout=10)
+        results[name] = calls[name]()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results

@@ -11,6 +11,7 @@ import pytest
 import redis
 import requests
 
+from tests.e2e.helpers import at_once
 from tests.e2e.test_templates_support import (
     both_workers_busy,
     create_api_key,
@@ -155,3 +156,22 @@ def test_a_write_by_one_client_is_seen_by_all_others_at_once(server, http, key_h
             8, lambda _: requests.get(url, headers=key_headers, timeout=15).json()["name"]
         )
         assert set(seen) == {name}
+
+
+def test_concurrent_patches_with_the_same_if_match_exactly_one_wins(server, http, jwt_headers):
+    created = http.post(templates_url(server), json={"name": "contested"}, headers=jwt_headers)
+    url = f"{server.url}{created.headers['Location']}"
+    for round_number in range(20):
+        headers = {**jwt_headers, "If-Match": http.get(url, headers=jwt_headers).headers["ETag"]}
+        names = [f"r{round_number}-a", f"r{round_number}-b"]
+        results = at_once(
+            {
+                name: lambda name=name, headers=headers: requests.patch(
+                    url, json={"name": name}, headers=headers, timeout=15
+                )
+                for name in names
+            }
+        )
+        assert sorted(r.status_code for r in results.values()) == [200, 412]
+        winner = next(name for name, r in results.items() if r.status_code == 200)
+        assert http.get(url, headers=jwt_headers).json()["name"] == winner

@@ -7,12 +7,11 @@ endpoints.
 from __future__ import annotations
 
 import itertools
-import threading
 
 import pytest
 import requests
 
-from tests.e2e.helpers import bearer, login, register
+from tests.e2e.helpers import at_once, bearer, login, register
 from tests.servers import LiveServer
 
 MALFORMED_IDS = ["not-an-id", "0123456789abcdef0123456", "0123456789abcdef012345678"]
@@ -198,19 +197,14 @@ def test_current_if_match_lets_the_write_through(alice):
 
 def patch_at_once(api: TodosApi, path: str, etag: str, titles: list[str]) -> dict:
     """PATCH the todo from one thread per title, all released together with the same If-Match."""
-    barrier = threading.Barrier(len(titles))
-    results: dict[str, requests.Response] = {}
-
-    def edit(title: str) -> None:
-        barrier.wait(timeout=10)
-        results[title] = api("PATCH", path, json={"title": title}, headers={"If-Match": etag})
-
-    threads = [threading.Thread(target=edit, args=(title,)) for title in titles]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+    return at_once(
+        {
+            title: lambda title=title: api(
+                "PATCH", path, json={"title": title}, headers={"If-Match": etag}
+            )
+            for title in titles
+        }
+    )
 
 
 def test_concurrent_patches_with_the_same_if_match_exactly_one_wins(alice):

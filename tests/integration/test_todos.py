@@ -63,5 +63,5 @@ def test_write_releases_its_lock_in_redis_and_bumps_the_version(app, client, hea
     response = client.patch(f"{TODOS}/{todo['id']}", json={"done": True}, headers=headers)
     assert response.status_code == 200
     with app.app_context():
-        assert get_redis().exists(f"todo-lock:{todo['id']}") == 0
+        assert get_redis().exists(f"lock:todo:{todo['id']}") == 0
         assert get_db().todos.find_one({"title": "locked"})["version"] == 2

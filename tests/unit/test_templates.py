@@ -443,12 +443,12 @@ def test_a_read_after_a_delete_is_404(client, headers, template):
 
 
 def read(app, templateid: str, load=None) -> template_cache.CachedTemplate | None:
-    from resources.templates import etag_value
+    from resources.templates import template_etag
     from schemas.templates import render_template
 
     with app.test_request_context():
         return template_cache.read_template(
-            templateid, load or (lambda: find_template(templateid)), render_template, etag_value
+            templateid, load or (lambda: find_template(templateid)), render_template, template_etag
         )
 
 

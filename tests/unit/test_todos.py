@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+import locks
 import stores.todos
 from db import get_db
 from extensions import get_redis
@@ -664,7 +665,7 @@ def test_if_match_holds_on_the_retry_after_a_clock_behind_the_stored_updated(
 
 
 def lock_key(todo_id: str) -> str:
-    return f"todo-lock:{todo_id}"
+    return locks.lock_key(f"todo:{todo_id}")
 
 
 @pytest.mark.parametrize(
@@ -674,7 +675,7 @@ def test_write_to_a_todo_locked_by_another_request_waits_then_is_409(
     app, client, create_todo, alice, monkeypatch, method, body
 ):
     todo = create_todo(alice)
-    monkeypatch.setattr(stores.todos, "LOCK_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.05)
     with app.app_context():
         get_redis().set(lock_key(todo["id"]), b"another-request", px=60_000)
     before = stored(app, todo["id"])
@@ -718,7 +719,7 @@ def test_write_lock_is_held_during_the_write_and_expires_on_its_own(
 
         monkeypatch.setattr(stores.todos, "todos", Spy)
         client.patch(todo_url(todo["id"]), json={"done": True}, headers=alice["headers"])
-    assert 0 < seen["ttl_ms"] <= stores.todos.LOCK_TTL_MS
+    assert 0 < seen["ttl_ms"] <= locks.LOCK_TTL_MS
 
 
 def test_a_lock_that_expired_and_changed_hands_is_not_released_by_its_old_holder(
