@@ -9,6 +9,7 @@ from flask_jwt_extended import get_jwt, jwt_required
 from flask_restful import Resource
 
 import blacklist
+from conditional import empty_response
 from errors import ApiError
 from extensions import limiter
 from schemas.base import parse_body
@@ -135,7 +136,7 @@ class Logout(Resource):
         claims = get_jwt()
         lifetime = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
         blacklist.revoke_session(claims["sid"], (datetime.now(UTC) + lifetime).timestamp())
-        return "", 204
+        return empty_response(204)
 
 
 def register(api) -> None:

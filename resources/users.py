@@ -8,6 +8,7 @@ from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
 import blacklist
+from conditional import empty_response
 from errors import ApiError, NotFound
 from schemas.base import parse_body
 from schemas.users import UserUpdateSchema, render_user
@@ -144,7 +145,7 @@ class User(Resource):
         blacklist.revoke_user_tokens(str(user_id), _refresh_lifetime_seconds())
         delete_todos_of_owner(user_id)
         delete_user(user_id)
-        return "", 204
+        return empty_response(204)
 
 
 def register(api) -> None:

@@ -186,7 +186,8 @@ def test_refresh_replay_is_rejected_and_revokes_the_login(client, tokens):
 
 
 def test_logout_revokes_access_and_refresh_tokens(client, tokens):
-    assert client.post(LOGOUT, headers=bearer(tokens["access_token"])).status_code == 204
+    response = client.post(LOGOUT, headers=bearer(tokens["access_token"]))
+    assert response.status_code == 204 and response.get_data() == b""
     me = client.get(ME, headers=bearer(tokens["access_token"]))
     assert me.status_code == 401 and me.get_json()["error"]["code"] == "token_revoked"
     assert client.post(REFRESH, headers=bearer(tokens["refresh_token"])).status_code == 401
