@@ -71,16 +71,21 @@ def search_prefixes(username_lc: str, words: Iterable[str]) -> list[str]:
     return list(prefixes)
 
 
-def add_search_prefixes(document: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Set `search_prefixes` from the document's `username_lc` and `name`; returns it.
+def search_prefixes_for(username: str, name: str) -> list[str]:
+    """The `search_prefixes` a user document with this username and display name must store.
 
-    The name is composed first: a word split on a decomposed accent would lose its tail.
+    For every write that sets a username or a name (sign-up, name change, seeding). The name is
+    composed first: a word split on a decomposed accent would lose its tail.
     """
-    # Imported here so that stores.users can build its documents with this function.
+    # Imported here so that stores.users can import this module at its top.
     from stores.users import name_words
 
-    words = name_words(composed(document.get("name") or ""))
-    document["search_prefixes"] = search_prefixes(document["username_lc"], words)
+    return search_prefixes(username.lower(), name_words(composed(name or "")))
+
+
+def add_search_prefixes(document: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Set `search_prefixes` from the document's `username` and `name`; returns it."""
+    document["search_prefixes"] = search_prefixes_for(document["username"], document.get("name"))
     return document
 
 

@@ -18,6 +18,7 @@ from stores.user_search import (
     prefix_range,
     search_filter,
     search_prefixes,
+    search_prefixes_for,
 )
 from stores.users import build_user_document
 
@@ -382,3 +383,7 @@ def test_q_matches_accented_names_however_the_accent_is_encoded(
 ):
     add_user("u1", f"{stored} Smith")
     assert usernames(client.get(USERS, query_string={"q": typed}, headers=caller)) == ["u1"]
+
+
+def test_search_prefixes_for_a_new_name_keep_the_username_ones():
+    assert search_prefixes_for("Bo.X", "Al") == ["b", "bo", "bo.", "bo.x", "a", "al"]
