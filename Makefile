@@ -65,8 +65,10 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Needs MONGO_URI (any MongoDB-wire server); e.g. `make bench BENCH_ARGS="--sizes 10000,100000"`.
+BENCH_ARGS ?=
 bench: $(DEV_STAMP)
-	$(BIN)/python bench/users_search.py
+	$(BIN)/python bench/users_search.py $(BENCH_ARGS)
 
 clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

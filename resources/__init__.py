@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from errors import ErrorRoutingApi
-from resources import auth, templates, todos, user_list, users
+from resources import auth, templates, todos, users
 from resources.health import ops
 
 API_PREFIX = "/api/v1"
@@ -14,7 +14,7 @@ API_PREFIX = "/api/v1"
 def register_resources(app: Flask) -> None:
     api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
     api = ErrorRoutingApi(api_blueprint)
-    for module in (auth, users, user_list, todos, templates):
+    for module in (auth, users, todos, templates):
         module.register(api)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(ops)

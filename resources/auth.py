@@ -91,7 +91,7 @@ class Login(Resource):
         if not verify_password(user["password_hash"] if user else None, data["password"]):
             raise ApiError(401, "invalid_credentials", "Wrong username or password.")
         if needs_rehash(user["password_hash"]):
-            update_user(user["_id"], {"password_hash": hash_password(data["password"])})
+            update_user(user, {"password_hash": hash_password(data["password"])})
         return issue_token_pair(user), 200
 
 

@@ -1,20 +1,24 @@
-"""`/users`: the caller's profile, any user's public profile, account changes and deletion."""
+"""`/users`: the user directory (list and search), the caller's profile, any user's profile,
+account changes and deletion."""
 
 from __future__ import annotations
 
 from bson import ObjectId
-from flask import current_app
+from flask import current_app, request
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
 import blacklist
 from conditional import empty_response
 from errors import ApiError, NotFound
+from pagination import parse_page_request
 from schemas.base import parse_body
+from schemas.user_search import parse_user_search
 from schemas.users import UserUpdateSchema, render_user
 from services.passwords import hash_password, verify_password
 from services.tokens import current_claims, current_user_id, is_admin
 from stores.todos import delete_todos_of_owner
+from stores.user_search import DEFAULT_SORT, list_users, sorts_for
 from stores.users import delete_user, find_user_by_id, update_user
 
 update_schema = UserUpdateSchema()
@@ -57,6 +61,36 @@ def _changes_for(user: dict, data: dict) -> tuple[dict, bool]:
         changes["password_hash"] = hash_password(data["password"])
     # Tokens carry the role, and a new password must end other logins: both revoke old tokens.
     return changes, "role" in changes or "password_hash" in changes
+
+
+class UserList(Resource):
+    method_decorators = [jwt_required()]
+
+    def get(self):
+        """List users, optionally those whose username or a name word starts with `q`.
+        ---
+        summary: List and search users
+        tags: [users]
+        security: [{bearerAuth: []}]
+        parameters:
+          - {in: query, name: q, schema: {type: string, maxLength: 100},
+             description: Case-insensitive prefix of a username or of any word of a name}
+          - {in: query, name: sort, schema: {type: string, default: username,
+             enum: [username, -username, created, -created]}}
+          - {in: query, name: limit, schema: {type: integer, minimum: 1, maximum: 100, default: 20}}
+          - {in: query, name: cursor, schema: {type: string}}
+          - {in: query, name: page, schema: {type: integer, minimum: 1}}
+          - {in: query, name: per_page, schema: {type: integer, minimum: 1, maximum: 100}}
+        responses:
+          200: {description: A page of users (email only for admins and the user themself)}
+          400: {$ref: '#/components/responses/BadRequest'}
+          401: {$ref: '#/components/responses/Unauthorized'}
+        """
+        q = parse_user_search(request.args)
+        page_request = parse_page_request(sorts_for(q), DEFAULT_SORT)
+        claims = current_claims()
+        body, headers = list_users(q, page_request, lambda user: render_user(user, claims))
+        return body, 200, headers
 
 
 class Me(Resource):
@@ -120,7 +154,7 @@ class User(Resource):
             own_password_only = user_id == current_user_id() and "role" not in changes
             keep = current_claims()["sid"] if own_password_only else None
             blacklist.revoke_user_tokens(str(user_id), _refresh_lifetime_seconds(), keep)
-        updated = update_user(user_id, changes) if changes else user
+        updated = update_user(user, changes) if changes else user
         if updated is None:
             raise NotFound("No such user.")
         return render_user(updated, current_claims()), 200
@@ -149,5 +183,6 @@ class User(Resource):
 
 
 def register(api) -> None:
+    api.add_resource(UserList, "/users")
     api.add_resource(Me, "/users/me")
     api.add_resource(User, "/users/<objectid:user_id>")

@@ -29,7 +29,6 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from services.passwords import hash_password
-from stores.user_search import add_search_prefixes
 from stores.users import build_user_document
 
 SEED_PASSWORD = "seeded-user-password"  # noqa: S105 - documented, shared by seeded accounts
@@ -123,7 +122,7 @@ def generate_users(
             continue  # drawn all the same, so user i is the same whatever `start` is
         document = build_user_document(username, email, password_hash, name)
         document["created"] = document["updated"] = created
-        yield add_search_prefixes(document)
+        yield document
 
 
 def insert_batch(collection: Collection, documents: list[dict[str, Any]]) -> tuple[int, int]:

@@ -21,8 +21,9 @@ and with `q` a count that stops at the page window (see `count_matches`).
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -30,6 +31,7 @@ from pymongo import ASCENDING, DESCENDING
 from db import get_db
 from pagination import PAGE_WINDOW, PageRequest, SortOrder, paginate
 
+WORD = re.compile(r"\w+", re.UNICODE)
 SEARCH_PREFIX_MAX = 16
 DEFAULT_SORT = "username"
 # What a listed user needs: the rendered fields plus the sort keys the cursor is made of.
@@ -71,22 +73,20 @@ def search_prefixes(username_lc: str, words: Iterable[str]) -> list[str]:
     return list(prefixes)
 
 
+def name_words(name: str) -> list[str]:
+    """The distinct lowercase words of a display name, in order (what name search matches).
+
+    The name is composed first: a word split on a decomposed accent would lose its tail.
+    """
+    return list(dict.fromkeys(word.lower() for word in WORD.findall(composed(name or ""))))
+
+
 def search_prefixes_for(username: str, name: str) -> list[str]:
     """The `search_prefixes` a user document with this username and display name must store.
 
-    For every write that sets a username or a name (sign-up, name change, seeding). The name is
-    composed first: a word split on a decomposed accent would lose its tail.
+    For every write that sets a username or a name (sign-up, name change, seeding).
     """
-    # Imported here so that stores.users can import this module at its top.
-    from stores.users import name_words
-
-    return search_prefixes(username.lower(), name_words(composed(name or "")))
-
-
-def add_search_prefixes(document: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Set `search_prefixes` from the document's `username` and `name`; returns it."""
-    document["search_prefixes"] = search_prefixes_for(document["username"], document.get("name"))
-    return document
+    return search_prefixes(username.lower(), name_words(name))
 
 
 def composed(text: str) -> str:

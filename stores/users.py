@@ -1,15 +1,15 @@
 """The `users` collection: account documents and the queries on them.
 
 A user document:
-    {_id, username, username_lc, email, email_lc, name, name_words, password_hash, role,
-     created, updated}
+    {_id, username, username_lc, email, email_lc, name, name_words, search_prefixes,
+     password_hash, role, created, updated}
 `username_lc` / `email_lc` are the lowercase copies that unique indexes keep unique
-case-insensitively; `name_words` holds the lowercase words of `name` for prefix search.
+case-insensitively; `name_words` (the lowercase words of `name`) and `search_prefixes` are what
+user search matches (stores/user_search.py).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -22,18 +22,13 @@ from pymongo.errors import DuplicateKeyError
 from db import get_db
 from errors import ApiError
 from schemas.base import utcnow
+from stores.user_search import name_words, search_prefixes_for
 
 ROLES = ("user", "admin")
-WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def users() -> Collection:
     return get_db().users
-
-
-def name_words(name: str) -> list[str]:
-    """The distinct lowercase words of a display name, in order (what name search matches)."""
-    return list(dict.fromkeys(word.lower() for word in WORD.findall(name or "")))
 
 
 def build_user_document(
@@ -48,6 +43,7 @@ def build_user_document(
         "email_lc": email.lower(),
         "name": name,
         "name_words": name_words(name),
+        "search_prefixes": search_prefixes_for(username, name),
         "password_hash": password_hash,
         "role": role,
         "created": now,
@@ -98,13 +94,16 @@ def find_user_by_login(login: str) -> dict[str, Any] | None:
     return users().find_one({field: login.lower()})
 
 
-def update_user(user_id: ObjectId, changes: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Apply `changes` (already validated) and return the updated document, or None if gone."""
+def update_user(user: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Apply `changes` (already validated) to `user` and return the updated document, or None
+    if it is gone."""
+    user_id = user["_id"]
     updates = dict(changes)
     if "email" in updates:
         updates["email_lc"] = updates["email"].lower()
     if "name" in updates:
         updates["name_words"] = name_words(updates["name"])
+        updates["search_prefixes"] = search_prefixes_for(user["username"], updates["name"])
     updates["updated"] = utcnow()
     with unique_fields(updates, exclude_id=user_id):
         return users().find_one_and_update(

@@ -16,7 +16,6 @@ import pymongo
 import pytest
 import requests
 
-from stores.user_search import add_search_prefixes
 from stores.users import build_user_document
 from tests.servers import LiveServer
 
@@ -68,7 +67,7 @@ def insert_users(users_collection):
             document = build_user_document(username, f"{username}@example.com", "x", name)
             if created is not None:
                 document["created"] = document["updated"] = created
-            documents.append(add_search_prefixes(document))
+            documents.append(document)
         users_collection.insert_many(documents)
         return documents
 
@@ -164,3 +163,26 @@ def test_other_users_emails_are_hidden(live_server, headers, insert_users, tag):
     insert_users((f"{tag}mail", "", None))
     (item,) = get(live_server, "/api/v1/users", headers, q=tag).json()["items"]
     assert item["username"] == f"{tag}mail" and "email" not in item
+
+
+def test_registered_and_renamed_users_are_found_by_their_name_words(live_server, headers, tag):
+    api = f"{live_server.url}/api/v1"
+    body = {"username": f"{tag}reg", "password": "password-123"}
+    created = requests.post(
+        f"{api}/auth/register",
+        json={**body, "email": f"{tag}@example.com", "name": f"Ada {tag}Lovelace"},
+        timeout=15,
+    )
+    assert created.status_code == 201
+    assert usernames(get(live_server, "/api/v1/users", headers, q=f"{tag}LOVE")) == [body["username"]]
+
+    token = requests.post(f"{api}/auth/login", json=body, timeout=15).json()["access_token"]
+    renamed = requests.patch(
+        f"{api}/users/{created.json()['id']}",
+        json={"name": f"Ada {tag}Byron"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=15,
+    )
+    assert renamed.status_code == 200
+    assert usernames(get(live_server, "/api/v1/users", headers, q=f"{tag}byr")) == [body["username"]]
+    assert usernames(get(live_server, "/api/v1/users", headers, q=f"{tag}love")) == []

@@ -13,7 +13,6 @@ from stores.user_search import (
     SEARCH_PREFIX_MAX,
     SEARCH_SORTS,
     USER_SORTS,
-    add_search_prefixes,
     count_matches,
     prefix_range,
     search_filter,
@@ -36,7 +35,6 @@ def add_user(app):
         )
         if created is not None:
             document["created"] = document["updated"] = created
-        add_search_prefixes(document)
         with app.app_context():
             document["_id"] = get_db().users.insert_one(document).inserted_id
         return document
