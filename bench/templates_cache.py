@@ -23,58 +23,28 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-RESULTS = HERE / "results"
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import create_app  # noqa: E402
-from resources.templates import template_etag  # noqa: E402
-from schemas.templates import render_template  # noqa: E402
-from services import template_cache  # noqa: E402
-from services.tokens import issue_token_pair  # noqa: E402
-from stores.templates import build_template_document, find_template, insert_template  # noqa: E402
-from stores.users import build_user_document, insert_user  # noqa: E402
-from tests.servers import FerretDBServer, RedisServer, ferretdb_cache_path, find_binary  # noqa: E402
+from app import create_app
+from bench.common import RESULTS, local_servers, samples_us
+from resources.templates import template_etag
+from schemas.templates import render_template
+from services import template_cache
+from services.tokens import issue_token_pair
+from stores.templates import build_template_document, find_template, insert_template
+from stores.users import build_user_document, insert_user
 
 SIZES = {"2 KB": 2_000, "100 KB": 100_000}
 
 
-@contextmanager
-def servers() -> Iterator[tuple[str, str]]:
-    """MONGO_URI and REDIS_URL from the environment, else throwaway local servers."""
-    if os.environ.get("MONGO_URI") and os.environ.get("REDIS_URL"):
-        yield os.environ["MONGO_URI"], os.environ["REDIS_URL"]
-        return
-    with tempfile.TemporaryDirectory() as workdir, ExitStack() as stack:
-        ferret = FerretDBServer(
-            find_binary("FERRETDB_BIN", ferretdb_cache_path(), "ferretdb"), Path(workdir) / "f"
-        )
-        redis_server = RedisServer(
-            find_binary("REDIS_SERVER_BIN", "redis-server"), Path(workdir) / "r"
-        )
-        stack.enter_context(ferret)
-        stack.enter_context(redis_server)
-        yield ferret.uri_for("bench_templates"), redis_server.url
-
-
 def median_us(call: Callable[[], object], rounds: int) -> float:
-    for _ in range(min(100, rounds)):  # warm up connections and code paths
-        call()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter_ns()
-        call()
-        samples.append(time.perf_counter_ns() - started)
-    return statistics.median(samples) / 1000
+    return statistics.median(samples_us(call, rounds))
 
 
 def measure(app, templateid: str, headers: dict[str, str], rounds: int) -> dict[str, float]:
@@ -118,7 +88,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2000)
     args = parser.parse_args()
 
-    with servers() as (mongo_uri, redis_url):
+    with local_servers("bench_templates") as (mongo_uri, redis_url):
         app = create_app(
             {
                 "APP_ENV": "testing",

@@ -47,12 +47,9 @@ import pymongo.errors
 import pymongo.monitoring
 import requests
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-WORK = HERE / ".work"
-RESULTS = HERE / "results"
-BENCH_VENV = WORK / "venv"
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import BENCH_VENV, HERE, REPO, RESULTS, WORK, ensure_bench_venv
 
 SEED = 1
 DB_PREFIX = "bench_users_"
@@ -177,16 +174,6 @@ def adapt_multikey_indexes(db) -> list[str]:
 
 
 # --- servers -----------------------------------------------------------------------------------
-
-
-def ensure_bench_venv() -> Path:
-    """python-eve and matplotlib live in their own venv, never in the app's requirements."""
-    python = BENCH_VENV / "bin" / "python"
-    if not (python.exists() and (BENCH_VENV / ".ready").exists()):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(BENCH_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "eve", "matplotlib"], check=True)
-        (BENCH_VENV / ".ready").touch()
-    return python
 
 
 def uwsgi_binary() -> str:
