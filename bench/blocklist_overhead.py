@@ -28,12 +28,11 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from flask_jwt_extended import decode_token
+
 import blacklist
-from app import create_app
-from bench.common import RESULTS, local_servers, percentile, plot, samples_us
+from bench.common import RESULTS, in_process_app, local_servers, percentile, plot, samples_us
 from extensions import jwt
-from services.tokens import issue_token_pair
-from stores.users import build_user_document, insert_user
 
 BLOCKS = 10
 
@@ -61,21 +60,9 @@ def main() -> None:
     per_block = max(1, args.rounds // BLOCKS)
 
     with local_servers("bench_blocklist") as (mongo_uri, redis_url):
-        app = create_app(
-            {
-                "APP_ENV": "testing",
-                "MONGO_URI": mongo_uri,
-                "REDIS_URL": redis_url,
-                "RATELIMIT_ENABLED": False,
-                "PROMETHEUS_ENABLED": False,
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        app, _user, headers = in_process_app(mongo_uri, redis_url)
         with app.app_context():
-            user = insert_user(build_user_document(f"bench{os.getpid()}", "b@example.com", "-"))
-            pair = issue_token_pair(user)
-            claims = jwt._decode_jwt_from_config(pair["access_token"])
-        headers = {"Authorization": f"Bearer {pair['access_token']}"}
+            claims = decode_token(headers["Authorization"].removeprefix("Bearer "))
         client = app.test_client()
 
         def request_me() -> None:

@@ -65,6 +65,29 @@ def local_servers(database: str) -> Iterator[tuple[str, str]]:
         yield ferret.uri_for(database), redis_server.url
 
 
+def in_process_app(mongo_uri: str, redis_url: str):
+    """The app built in this process on the given servers, rate limits off, quiet logs; with a
+    fresh user and the `Authorization` headers of its access token."""
+    from app import create_app
+    from services.tokens import issue_token_pair
+    from stores.users import build_user_document, insert_user
+
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "MONGO_URI": mongo_uri,
+            "REDIS_URL": redis_url,
+            "RATELIMIT_ENABLED": False,
+            "PROMETHEUS_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    with app.app_context():
+        user = insert_user(build_user_document(f"bench{time.time_ns()}", "b@example.com", "-"))
+        pair = issue_token_pair(user)
+    return app, user, {"Authorization": f"Bearer {pair['access_token']}"}
+
+
 def samples_us(call: Callable[[], object], rounds: int) -> list[float]:
     """`rounds` timings of `call`, in microseconds, after a warm-up."""
     for _ in range(min(100, rounds)):  # warm up connections and code paths

@@ -23,7 +23,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,14 +30,11 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import create_app
-from bench.common import RESULTS, local_servers, samples_us
+from bench.common import RESULTS, in_process_app, local_servers, samples_us
 from resources.templates import template_etag
 from schemas.templates import render_template
 from services import template_cache
-from services.tokens import issue_token_pair
 from stores.templates import build_template_document, find_template, insert_template
-from stores.users import build_user_document, insert_user
 
 SIZES = {"2 KB": 2_000, "100 KB": 100_000}
 
@@ -89,19 +85,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with local_servers("bench_templates") as (mongo_uri, redis_url):
-        app = create_app(
-            {
-                "APP_ENV": "testing",
-                "MONGO_URI": mongo_uri,
-                "REDIS_URL": redis_url,
-                "RATELIMIT_ENABLED": False,
-                "PROMETHEUS_ENABLED": False,
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        app, user, headers = in_process_app(mongo_uri, redis_url)
         with app.app_context():
-            user = insert_user(build_user_document(f"bench{time.time_ns()}", "b@x.io", "-"))
-            headers = {"Authorization": f"Bearer {issue_token_pair(user)['access_token']}"}
             templateids = {
                 label: insert_template(
                     build_template_document(

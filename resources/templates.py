@@ -160,10 +160,8 @@ class Template(Resource):
           422: {$ref: '#/components/responses/ValidationError'}
         """
         data = parse_body(template_input_schema)
-        versions = if_match_versions(templateid)
-        template_cache.invalidate(templateid)
-        template = replace_template(templateid, data, versions)
-        template_cache.forget(templateid)
+        with template_cache.writing(templateid):
+            template = replace_template(templateid, data, if_match_versions(templateid))
         return written(template)
 
     def patch(self, templateid: str):
@@ -186,10 +184,8 @@ class Template(Resource):
           422: {$ref: '#/components/responses/ValidationError'}
         """
         data = parse_body(template_input_schema, partial=True)
-        versions = if_match_versions(templateid)
-        template_cache.invalidate(templateid)
-        template = update_template(templateid, data, versions)
-        template_cache.forget(templateid)
+        with template_cache.writing(templateid):
+            template = update_template(templateid, data, if_match_versions(templateid))
         return written(template)
 
     def delete(self, templateid: str):
@@ -207,10 +203,8 @@ class Template(Resource):
           404: {$ref: '#/components/responses/NotFound'}
           412: {$ref: '#/components/responses/PreconditionFailed'}
         """
-        versions = if_match_versions(templateid)
-        template_cache.invalidate(templateid)
-        delete_template(templateid, versions)
-        template_cache.forget(templateid)
+        with template_cache.writing(templateid):
+            delete_template(templateid, if_match_versions(templateid))
         return empty_response(204)
 
 

@@ -24,7 +24,8 @@ instead of every worker waiting out socket timeouts and falling on MongoDB all a
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,3 +107,11 @@ def forget(templateid: str) -> None:
     """After a write: a new generation, and the dead entry dropped to free its memory now."""
     invalidate(templateid)
     cache.delete(entry_key(templateid))
+
+
+@contextmanager
+def writing(templateid: str) -> Iterator[None]:
+    """Around a write of the template: `invalidate` before it, `forget` once it is done."""
+    invalidate(templateid)
+    yield
+    forget(templateid)

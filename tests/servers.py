@@ -468,6 +468,18 @@ class LiveServer(ServerProcess):
             return False
         return response.status_code == 200
 
+    def flask(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`flask --app run ...` with exactly this server's settings (same MongoDB and Redis)."""
+        return subprocess.run(
+            [str(Path(self.uwsgi_bin).with_name("flask")), "--app", "run", *args],
+            cwd=self.app_dir,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
     def worker_pids(self) -> list[int]:
         """PIDs of the workers the master spawned since the last start, from the uwsgi log."""
         text = self.log_text().rsplit("\n--- start #", 1)[-1]

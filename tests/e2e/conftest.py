@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -90,16 +89,7 @@ class LiveServerFactory:
 
     def release(self, server: LiveServer) -> None:
         """What Heroku's release phase does before the web dynos start: `flask db init`."""
-        flask_bin = Path(self.uwsgi_bin).with_name("flask")
-        result = subprocess.run(
-            [str(flask_bin), "--app", "run", "db", "init"],
-            cwd=REPO_ROOT,
-            env=server.environment(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = server.flask("db", "init")
         if result.returncode != 0:
             pytest.fail(f"flask db init failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
 

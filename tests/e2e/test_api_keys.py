@@ -12,7 +12,6 @@ import requests
 from tests.e2e.test_templates_support import (
     both_workers_busy,
     create_api_key,
-    flask_cli,
     in_parallel,
     revoke_api_key,
     secret_of,
@@ -78,7 +77,7 @@ def test_cli_list_shows_the_key_used_and_revoked(server):
     key_id = key.split("_")[1]
     statuses_with(server, key)
     revoke_api_key(server, key_id)
-    listing = flask_cli(server, "apikeys", "list")
+    listing = server.flask("apikeys", "list")
     assert listing.returncode == 0, listing.stderr
     (line,) = [row for row in listing.stdout.splitlines() if row.startswith(key_id)]
     _id, prefix, owner, created, last_used, revoked = line.split()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,28 +14,14 @@ from typing import Any
 
 import requests
 
-from tests.servers import REPO_ROOT, LiveServer
+from tests.servers import LiveServer
 
-FLASK = str(REPO_ROOT / ".venv" / "bin" / "flask")
 KEY_LINE = re.compile(r"^tk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$", re.MULTILINE)
-
-
-def flask_cli(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
-    """`flask --app run ...` with exactly the live server's settings (same MongoDB and Redis)."""
-    return subprocess.run(
-        [FLASK, "--app", "run", *args],
-        cwd=REPO_ROOT,
-        env=server.environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def create_api_key(server: LiveServer, owner: str = "e2e-bot") -> str:
     """A new key, printed once by the CLI."""
-    result = flask_cli(server, "apikeys", "create", "--owner", owner)
+    result = server.flask("apikeys", "create", "--owner", owner)
     assert result.returncode == 0, result.stderr
     return KEY_LINE.search(result.stdout).group(0)
 
@@ -47,7 +32,7 @@ def secret_of(key: str) -> str:
 
 
 def revoke_api_key(server: LiveServer, reference: str) -> None:
-    result = flask_cli(server, "apikeys", "revoke", reference)
+    result = server.flask("apikeys", "revoke", reference)
     assert result.returncode == 0, result.stderr
 
 

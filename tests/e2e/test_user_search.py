@@ -174,7 +174,9 @@ def test_registered_and_renamed_users_are_found_by_their_name_words(live_server,
         timeout=15,
     )
     assert created.status_code == 201
-    assert usernames(get(live_server, "/api/v1/users", headers, q=f"{tag}LOVE")) == [body["username"]]
+    assert usernames(get(live_server, "/api/v1/users", headers, q=f"{tag}LOVE")) == [
+        body["username"]
+    ]
 
     token = requests.post(f"{api}/auth/login", json=body, timeout=15).json()["access_token"]
     renamed = requests.patch(
@@ -184,5 +186,7 @@ def test_registered_and_renamed_users_are_found_by_their_name_words(live_server,
         timeout=15,
     )
     assert renamed.status_code == 200
-    assert usernames(get(live_server, "/api/v1/users", headers, q=f"{tag}byr")) == [body["username"]]
+    assert usernames(get(live_server, "/api/v1/users", headers, q=f"{tag}byr")) == [
+        body["username"]
+    ]
     assert usernames(get(live_server, "/api/v1/users", headers, q=f"{tag}love")) == []
