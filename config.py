@@ -117,7 +117,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         ),
     }
     if config["PASSWORD_HASH_PROFILE"] not in PASSWORD_HASH_PROFILES:
-        raise ConfigError(f"PASSWORD_HASH_PROFILE must be one of {', '.join(PASSWORD_HASH_PROFILES)}")
+        raise ConfigError(
+            f"PASSWORD_HASH_PROFILE must be one of {', '.join(PASSWORD_HASH_PROFILES)}"
+        )
     # Settings the caller passed that this module does not parse (e.g. Flask's own) pass through.
     for key, value in (overrides or {}).items():
         config.setdefault(key, value)
