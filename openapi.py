@@ -45,6 +45,8 @@ OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 DOCUMENTED_ROOT_PATHS = ("/health", "/ready")
 # `schema: XPage` in a docstring names the list envelope of `XSchema` items (see page_envelope).
 PAGE_SUFFIX = "Page"
+# `schema: XPatch` names `XInputSchema` with every field optional, as PATCH loads it.
+PATCH_SUFFIX = "Patch"
 PARAMETER_REF_PREFIX = "#/components/parameters/"
 DOCS_STATIC_MAX_AGE = 3600
 
@@ -208,7 +210,16 @@ class SchemaNamesPlugin(BasePlugin):
         item_name = name.removesuffix(PAGE_SUFFIX) + "Schema"
         if name.endswith(PAGE_SUFFIX) and item_name in self.known:
             return self.page_envelope(name, self.known[item_name])
+        input_name = name.removesuffix(PATCH_SUFFIX) + "InputSchema"
+        if name.endswith(PATCH_SUFFIX) and input_name in self.known:
+            return self.patch_body(name, self.known[input_name])
         raise APISpecError(f"{where}: unknown schema {name!r} (define it in the schemas package)")
+
+    def patch_body(self, name: str, input_schema: type[Schema]) -> dict[str, str]:
+        """A PATCH body: the input schema with every field optional (loaded `partial=True`)."""
+        if name not in self.components.schemas:
+            self.components.schema(name, schema=input_schema(partial=True))
+        return {"$ref": f"#/components/schemas/{name}"}
 
     def page_envelope(self, name: str, item_schema: type[Schema]) -> dict[str, str]:
         """A list endpoint's body: `{items: [...], meta: {...}, links: {...}}` (pagination.py)."""

@@ -175,7 +175,7 @@ class Template(Resource):
           - {in: header, name: If-Match, schema: {type: string}}
         requestBody:
           required: true
-          content: {application/json: {schema: TemplateInputSchema}}
+          content: {application/json: {schema: TemplatePatch}}
         responses:
           200: {description: The template, content: {application/json: {schema: TemplateSchema}}}
           401: {$ref: '#/components/responses/Unauthorized'}

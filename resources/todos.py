@@ -160,7 +160,7 @@ class Todo(Resource):
           - {in: header, name: If-Match, schema: {type: string}}
         requestBody:
           required: true
-          content: {application/json: {schema: TodoInputSchema}}
+          content: {application/json: {schema: TodoPatch}}
         responses:
           200:
             description: The updated todo

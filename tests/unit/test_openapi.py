@@ -150,6 +150,19 @@ def test_list_bodies_are_documented_as_page_envelopes(document):
     assert {"limit", "next_cursor", "page", "per_page", "total"} <= set(meta["properties"])
 
 
+@pytest.mark.parametrize(
+    ("path", "schema"),
+    [("/api/v1/todos/{todo_id}", "TodoPatch"), ("/api/v1/templates/{templateid}", "TemplatePatch")],
+)
+def test_patch_bodies_require_no_field_while_create_bodies_do(document, path, schema):
+    body = document["paths"][path]["patch"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": f"#/components/schemas/{schema}"}
+    assert "required" not in document["components"]["schemas"][schema]
+    put = document["paths"][path]["put"]["requestBody"]["content"]["application/json"]
+    put_schema = document["components"]["schemas"][put["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert put_schema["required"]
+
+
 def test_objectid_converter_becomes_a_string_path_parameter(document):
     parameters = document["paths"]["/api/v1/todos/{todo_id}"]["parameters"]
     assert parameters == [
