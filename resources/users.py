@@ -77,12 +77,14 @@ class UserList(Resource):
              description: Case-insensitive prefix of a username or of any word of a name}
           - {in: query, name: sort, schema: {type: string, default: username,
              enum: [username, -username, created, -created]}}
-          - {in: query, name: limit, schema: {type: integer, minimum: 1, maximum: 100, default: 20}}
-          - {in: query, name: cursor, schema: {type: string}}
-          - {in: query, name: page, schema: {type: integer, minimum: 1}}
-          - {in: query, name: per_page, schema: {type: integer, minimum: 1, maximum: 100}}
+          - {$ref: '#/components/parameters/limit'}
+          - {$ref: '#/components/parameters/cursor'}
+          - {$ref: '#/components/parameters/page'}
+          - {$ref: '#/components/parameters/per_page'}
         responses:
-          200: {description: A page of users (email only for admins and the user themself)}
+          200:
+            description: A page of users (email only for admins and the user themself)
+            content: {application/json: {schema: UserPage}}
           400: {$ref: '#/components/responses/BadRequest'}
           401: {$ref: '#/components/responses/Unauthorized'}
         """
