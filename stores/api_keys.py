@@ -49,10 +49,6 @@ def find_api_key_by_hash(key_hash: str) -> dict[str, Any] | None:
     return api_keys().find_one({"key_hash": key_hash}, AUTH_FIELDS)
 
 
-def find_api_key_by_id(key_id: str) -> dict[str, Any] | None:
-    return api_keys().find_one({"key_id": key_id}, {"key_hash": 0})
-
-
 def list_api_keys() -> Iterator[dict[str, Any]]:
     """Every key, oldest first, without hashes."""
     return api_keys().find({}, {"key_hash": 0}).sort([("created", ASCENDING), ("_id", ASCENDING)])
