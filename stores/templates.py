@@ -12,7 +12,6 @@ template's write lock (locks.py), so the check and the write are one step on any
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Collection as Versions
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from errors import ApiError, NotFound
 from locks import write_lock
 from pagination import ASCENDING, DESCENDING, SortOrder
 from schemas.base import utcnow
+from text_match import fold, prefix_range
 
 # What a writable field is reset to by a full replace (PUT) or defaults to on create.
 DEFAULTS: dict[str, Any] = {"description": "", "content": ""}
@@ -55,11 +55,6 @@ class StaleTemplate(ApiError):
 
 def templates() -> Collection:
     return get_db().templates
-
-
-def fold(text: str) -> str:
-    """The normalised form names are searched and sorted by (case-insensitive, locale-free)."""
-    return text.casefold()
 
 
 def _stored(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,9 +146,9 @@ def delete_template(templateid: str, if_versions: Versions[int] | None = None) -
 def list_filter(name_prefix: str = "") -> dict[str, Any]:
     """The MongoDB filter of a template list: everything, or the names starting with a prefix.
 
-    The prefix is escaped and anchored, so it is matched literally and an index on `name_lc`
-    serves it as a range.
+    The prefix is a plain string range, so it is matched literally and an index on `name_lc`
+    serves it.
     """
     if not name_prefix:
         return {}
-    return {"name_lc": {"$regex": "^" + re.escape(fold(name_prefix))}}
+    return {"name_lc": prefix_range(fold(name_prefix))}

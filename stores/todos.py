@@ -28,6 +28,7 @@ from errors import ApiError, NotFound
 from locks import ResourceBusy, write_lock
 from pagination import ASCENDING, DESCENDING, SortOrder
 from schemas.base import utcnow
+from text_match import fold, prefix_range
 
 # Where undated todos sort: after every real date (the largest ms-precision BSON datetime a
 # `date` cannot reach), so `due` lists them last and `-due` first.
@@ -72,30 +73,6 @@ class StaleTodo(ApiError):
 
 def todos() -> Collection:
     return get_db().todos
-
-
-def fold(text: str) -> str:
-    """The normalised form titles are searched and sorted by (case-insensitive, locale-free)."""
-    return text.casefold()
-
-
-def prefix_range(prefix: str) -> dict[str, str]:
-    """A `$gte`/`$lt` range holding exactly the strings that start with `prefix`.
-
-    Plain string bounds, so nothing in `prefix` is ever read as a pattern, and an ordinary index
-    on the field serves it. The upper bound is the prefix with its last character stepped up
-    (skipping surrogates, which BSON strings cannot hold); a prefix of only U+10FFFF characters
-    has no upper bound.
-    """
-    stem = prefix
-    while stem:
-        code = ord(stem[-1]) + 1
-        if 0xD800 <= code <= 0xDFFF:
-            code = 0xE000
-        if code <= 0x10FFFF:
-            return {"$gte": prefix, "$lt": stem[:-1] + chr(code)}
-        stem = stem[:-1]
-    return {"$gte": prefix}
 
 
 def _derived(fields: Mapping[str, Any]) -> dict[str, Any]:

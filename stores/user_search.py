@@ -30,6 +30,7 @@ from pymongo import ASCENDING, DESCENDING
 
 from db import get_db
 from pagination import PAGE_WINDOW, PageRequest, SortOrder, paginate
+from text_match import prefix_range
 
 WORD = re.compile(r"\w+", re.UNICODE)
 SEARCH_PREFIX_MAX = 16
@@ -97,18 +98,6 @@ def composed(text: str) -> str:
 def normalise_query(q: str) -> str:
     """What `q` is compared as: trimmed, lowercased like `username_lc`/`name_words`, composed."""
     return composed(q.strip().lower())
-
-
-def prefix_range(prefix: str) -> dict[str, str]:
-    """String bounds holding exactly the strings that start with `prefix` (binary order).
-
-    The upper bound is the prefix with its last character incremented, which is exact for any
-    character; a `prefix + "\\uffff"` bound would miss names with characters above U+FFFF.
-    """
-    stem = prefix.rstrip(chr(0x10FFFF))
-    if not stem:
-        return {"$gte": prefix}
-    return {"$gte": prefix, "$lt": stem[:-1] + chr(ord(stem[-1]) + 1)}
 
 
 def search_filter(q: str) -> dict[str, Any]:
