@@ -15,36 +15,28 @@ from tests.e2e.test_templates_support import (
     in_parallel,
     revoke_api_key,
     secret_of,
+    templates_url,
 )
 from tests.servers import LiveServer
 
 REQUESTS = 60
 
 
-@pytest.fixture(scope="module")
-def server(live_server: LiveServer) -> LiveServer:
-    return live_server  # indexed by the harness's release step (`flask db init`)
-
-
-def templates_url(server: LiveServer) -> str:
-    return f"{server.url}/api/v1/templates"
-
-
-def statuses_with(server: LiveServer, key: str) -> list[tuple[int, str | None]]:
+def statuses_with(live_server: LiveServer, key: str) -> list[tuple[int, str | None]]:
     """REQUESTS concurrent list requests with `key`: (status, error code) of each."""
 
     def call(_: int) -> tuple[int, str | None]:
-        response = requests.get(templates_url(server), headers={"X-API-KEY": key}, timeout=15)
+        response = requests.get(templates_url(live_server), headers={"X-API-KEY": key}, timeout=15)
         code = response.json().get("error", {}).get("code") if response.status_code >= 400 else None
         return response.status_code, code
 
     return in_parallel(REQUESTS, call)
 
 
-def test_a_key_from_the_cli_opens_the_templates_api_on_every_worker(server):
-    key = create_api_key(server)
-    with both_workers_busy(server):
-        assert set(statuses_with(server, key)) == {(200, None)}
+def test_a_key_from_the_cli_opens_the_templates_api_on_every_worker(live_server):
+    key = create_api_key(live_server)
+    with both_workers_busy(live_server):
+        assert set(statuses_with(live_server, key)) == {(200, None)}
 
 
 @pytest.mark.parametrize(
@@ -52,32 +44,32 @@ def test_a_key_from_the_cli_opens_the_templates_api_on_every_worker(server):
     ["tk_00000000_" + "A" * 43, "not-a-key"],
     ids=["well-formed-unknown", "malformed"],
 )
-def test_a_wrong_key_is_refused_on_every_worker(server, wrong):
-    create_api_key(server)  # there are keys, just not this one
-    with both_workers_busy(server):
-        assert set(statuses_with(server, wrong)) == {(401, "invalid_credentials")}
+def test_a_wrong_key_is_refused_on_every_worker(live_server, wrong):
+    create_api_key(live_server)  # there are keys, just not this one
+    with both_workers_busy(live_server):
+        assert set(statuses_with(live_server, wrong)) == {(401, "invalid_credentials")}
 
 
-def test_a_revoked_key_is_refused_on_every_worker_at_once(server):
-    key = create_api_key(server)
-    assert set(statuses_with(server, key)) == {(200, None)}
-    revoke_api_key(server, key.split("_")[1])
-    with both_workers_busy(server):
-        assert set(statuses_with(server, key)) == {(401, "invalid_credentials")}
+def test_a_revoked_key_is_refused_on_every_worker_at_once(live_server):
+    key = create_api_key(live_server)
+    assert set(statuses_with(live_server, key)) == {(200, None)}
+    revoke_api_key(live_server, key.split("_")[1])
+    with both_workers_busy(live_server):
+        assert set(statuses_with(live_server, key)) == {(401, "invalid_credentials")}
 
 
-def test_revoking_one_key_leaves_the_others_working(server):
-    kept, revoked = create_api_key(server, "kept"), create_api_key(server, "revoked")
-    revoke_api_key(server, f"tk_{revoked.split('_')[1]}")
-    assert set(statuses_with(server, kept)) == {(200, None)}
+def test_revoking_one_key_leaves_the_others_working(live_server):
+    kept, revoked = create_api_key(live_server, "kept"), create_api_key(live_server, "revoked")
+    revoke_api_key(live_server, f"tk_{revoked.split('_')[1]}")
+    assert set(statuses_with(live_server, kept)) == {(200, None)}
 
 
-def test_cli_list_shows_the_key_used_and_revoked(server):
-    key = create_api_key(server, "listed-owner")
+def test_cli_list_shows_the_key_used_and_revoked(live_server):
+    key = create_api_key(live_server, "listed-owner")
     key_id = key.split("_")[1]
-    statuses_with(server, key)
-    revoke_api_key(server, key_id)
-    listing = server.flask("apikeys", "list")
+    statuses_with(live_server, key)
+    revoke_api_key(live_server, key_id)
+    listing = live_server.flask("apikeys", "list")
     assert listing.returncode == 0, listing.stderr
     (line,) = [row for row in listing.stdout.splitlines() if row.startswith(key_id)]
     _id, prefix, owner, created, last_used, revoked = line.split()
@@ -119,18 +111,21 @@ def mongo_dump(uri: str) -> bytes:
 
 def test_keys_are_never_stored_in_clear(start_live_server, http):
     # Rate limits on, so Redis also holds the limiter's counters for the key.
-    server = start_live_server(RATELIMIT_ENABLED=True, DEFAULT_RATE_LIMIT=1000)
-    key = create_api_key(server, "dump-check")
+    live_server = start_live_server(RATELIMIT_ENABLED=True, DEFAULT_RATE_LIMIT=1000)
+    key = create_api_key(live_server, "dump-check")
     headers = {"X-API-KEY": key}
-    created = http.post(templates_url(server), json={"name": "dumped"}, headers=headers)
+    created = http.post(templates_url(live_server), json={"name": "dumped"}, headers=headers)
     assert created.status_code == 201
-    assert http.get(f"{server.url}{created.headers['Location']}", headers=headers).ok
-    assert http.get(templates_url(server), headers=headers).ok
+    assert http.get(f"{live_server.url}{created.headers['Location']}", headers=headers).ok
+    assert http.get(templates_url(live_server), headers=headers).ok
 
     secret = secret_of(key).encode()
-    in_redis, in_mongo = redis_dump(server.env["REDIS_URL"]), mongo_dump(server.env["MONGO_URI"])
+    in_redis, in_mongo = (
+        redis_dump(live_server.env["REDIS_URL"]),
+        mongo_dump(live_server.env["MONGO_URI"]),
+    )
     assert b"cache:template:" in in_redis and b"apikey:" in in_redis  # the scan saw the data
     assert b"dump-check" in in_mongo and b"dumped" in in_mongo
-    for stored in (in_redis, in_mongo, server.log_text().encode()):
+    for stored in (in_redis, in_mongo, live_server.log_text().encode()):
         assert key.encode() not in stored
         assert secret not in stored

@@ -17,38 +17,32 @@ from tests.e2e.test_templates_support import (
     create_api_key,
     in_parallel,
     login,
+    templates_url,
 )
 from tests.servers import LiveServer
 
 ROUNDS = 100
 
 
-@pytest.fixture(scope="module")
-def server(live_server: LiveServer) -> LiveServer:
-    return live_server  # indexed by the harness's release step (`flask db init`)
-
-
 @pytest.fixture
-def jwt_headers(server, http) -> dict[str, str]:
-    return login(server, http)
+def jwt_headers(live_server, http) -> dict[str, str]:
+    return login(live_server, http)
 
 
 @pytest.fixture(scope="module")
-def key_headers(server) -> dict[str, str]:
-    return {"X-API-KEY": create_api_key(server)}
+def key_headers(live_server) -> dict[str, str]:
+    return {"X-API-KEY": create_api_key(live_server)}
 
 
-def templates_url(server: LiveServer) -> str:
-    return f"{server.url}/api/v1/templates"
-
-
-def crud_round_trip(server: LiveServer, http: requests.Session, headers: dict[str, str]) -> None:
+def crud_round_trip(
+    live_server: LiveServer, http: requests.Session, headers: dict[str, str]
+) -> None:
     created = http.post(
-        templates_url(server), json={"name": "Welcome", "content": "Hi {{n}}"}, headers=headers
+        templates_url(live_server), json={"name": "Welcome", "content": "Hi {{n}}"}, headers=headers
     )
     assert created.status_code == 201, created.text
     template = created.json()
-    url = f"{server.url}{created.headers['Location']}"
+    url = f"{live_server.url}{created.headers['Location']}"
     assert url.endswith(template["templateid"])
 
     read = http.get(url, headers=headers)
@@ -65,7 +59,7 @@ def crud_round_trip(server: LiveServer, http: requests.Session, headers: dict[st
     assert patched.status_code == 200
     assert http.get(url, headers=headers).json() == patched.json()
 
-    listed = http.get(templates_url(server), params={"q": "welcome v"}, headers=headers)
+    listed = http.get(templates_url(live_server), params={"q": "welcome v"}, headers=headers)
     assert [t["templateid"] for t in listed.json()["items"]] == [template["templateid"]]
 
     deleted = http.delete(url, headers=headers)
@@ -73,51 +67,51 @@ def crud_round_trip(server: LiveServer, http: requests.Session, headers: dict[st
     assert http.get(url, headers=headers).status_code == 404
 
 
-def test_crud_with_a_jwt(server, http, jwt_headers):
-    crud_round_trip(server, http, jwt_headers)
+def test_crud_with_a_jwt(live_server, http, jwt_headers):
+    crud_round_trip(live_server, http, jwt_headers)
 
 
-def test_crud_with_an_api_key(server, http, key_headers):
-    crud_round_trip(server, http, key_headers)
+def test_crud_with_an_api_key(live_server, http, key_headers):
+    crud_round_trip(live_server, http, key_headers)
 
 
-def test_created_by_an_api_key_names_the_key_id_and_owner(server, http, key_headers):
-    created = http.post(templates_url(server), json={"name": "k"}, headers=key_headers).json()
+def test_created_by_an_api_key_names_the_key_id_and_owner(live_server, http, key_headers):
+    created = http.post(templates_url(live_server), json={"name": "k"}, headers=key_headers).json()
     key_id = key_headers["X-API-KEY"].split("_")[1]
     assert created["created_by"] == {"type": "api_key", "id": key_id, "owner": "e2e-bot"}
 
 
-def redis_client(server: LiveServer) -> redis.Redis:
-    return redis.Redis.from_url(server.env["REDIS_URL"], socket_timeout=5)
+def redis_client(live_server: LiveServer) -> redis.Redis:
+    return redis.Redis.from_url(live_server.env["REDIS_URL"], socket_timeout=5)
 
 
-def mongo_templates(server: LiveServer):
-    client = pymongo.MongoClient(server.env["MONGO_URI"], serverSelectionTimeoutMS=5000)
+def mongo_templates(live_server: LiveServer):
+    client = pymongo.MongoClient(live_server.env["MONGO_URI"], serverSelectionTimeoutMS=5000)
     return client, client.get_default_database().templates
 
 
-def test_reads_are_served_from_the_redis_cache(server, http, key_headers):
-    created = http.post(templates_url(server), json={"name": "cached"}, headers=key_headers)
-    url = f"{server.url}{created.headers['Location']}"
+def test_reads_are_served_from_the_redis_cache(live_server, http, key_headers):
+    created = http.post(templates_url(live_server), json={"name": "cached"}, headers=key_headers)
+    url = f"{live_server.url}{created.headers['Location']}"
     templateid = created.json()["templateid"]
     assert http.get(url, headers=key_headers).json()["name"] == "cached"
 
-    with redis_client(server) as cache:
+    with redis_client(live_server) as cache:
         assert cache.exists(f"cache:template:{templateid}")
         assert cache.exists(f"cache:template:{templateid}:gen")
     # Changed in MongoDB behind the app's back: only a cache can still answer the old name.
-    client, collection = mongo_templates(server)
+    client, collection = mongo_templates(live_server)
     with client:
         collection.update_one({"templateid": templateid}, {"$set": {"name": "db only"}})
     assert {http.get(url, headers=key_headers).json()["name"] for _ in range(10)} == {"cached"}
 
 
-def test_read_after_write_never_sees_the_old_version_on_any_worker(server, http, key_headers):
+def test_read_after_write_never_sees_the_old_version_on_any_worker(live_server, http, key_headers):
     """A writer updates a template and reads it straight back, 100 times, while three readers
     keep reading (and re-caching) the same template on both workers: a reader that loaded the
     old version just before a write must never get it served after the write."""
-    created = http.post(templates_url(server), json={"name": "v-1"}, headers=key_headers)
-    url = f"{server.url}{created.headers['Location']}"
+    created = http.post(templates_url(live_server), json={"name": "v-1"}, headers=key_headers)
+    url = f"{live_server.url}{created.headers['Location']}"
     stop = threading.Event()
 
     def keep_reading(_: int) -> int:
@@ -129,7 +123,7 @@ def test_read_after_write_never_sees_the_old_version_on_any_worker(server, http,
         return reads
 
     stale = []
-    with both_workers_busy(server), ThreadPoolExecutor(max_workers=3) as readers:
+    with both_workers_busy(live_server), ThreadPoolExecutor(max_workers=3) as readers:
         counts = readers.map(keep_reading, range(3))
         try:
             for round_number in range(ROUNDS):
@@ -145,9 +139,9 @@ def test_read_after_write_never_sees_the_old_version_on_any_worker(server, http,
     assert stale == []
 
 
-def test_a_write_by_one_client_is_seen_by_all_others_at_once(server, http, key_headers):
-    created = http.post(templates_url(server), json={"name": "start"}, headers=key_headers)
-    url = f"{server.url}{created.headers['Location']}"
+def test_a_write_by_one_client_is_seen_by_all_others_at_once(live_server, http, key_headers):
+    created = http.post(templates_url(live_server), json={"name": "start"}, headers=key_headers)
+    url = f"{live_server.url}{created.headers['Location']}"
     for round_number in range(10):
         in_parallel(8, lambda _: requests.get(url, headers=key_headers, timeout=15))  # warm
         name = f"round {round_number}"
@@ -158,9 +152,9 @@ def test_a_write_by_one_client_is_seen_by_all_others_at_once(server, http, key_h
         assert set(seen) == {name}
 
 
-def test_concurrent_patches_with_the_same_if_match_exactly_one_wins(server, http, jwt_headers):
-    created = http.post(templates_url(server), json={"name": "contested"}, headers=jwt_headers)
-    url = f"{server.url}{created.headers['Location']}"
+def test_concurrent_patches_with_the_same_if_match_exactly_one_wins(live_server, http, jwt_headers):
+    created = http.post(templates_url(live_server), json={"name": "contested"}, headers=jwt_headers)
+    url = f"{live_server.url}{created.headers['Location']}"
     for round_number in range(20):
         headers = {**jwt_headers, "If-Match": http.get(url, headers=jwt_headers).headers["ETag"]}
         names = [f"r{round_number}-a", f"r{round_number}-b"]

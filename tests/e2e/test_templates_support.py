@@ -19,6 +19,10 @@ from tests.servers import LiveServer
 KEY_LINE = re.compile(r"^tk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$", re.MULTILINE)
 
 
+def templates_url(server: LiveServer) -> str:
+    return f"{server.url}/api/v1/templates"
+
+
 def create_api_key(server: LiveServer, owner: str = "e2e-bot") -> str:
     """A new key, printed once by the CLI."""
     result = server.flask("apikeys", "create", "--owner", owner)
