@@ -11,16 +11,14 @@ from flask import Flask
 import blacklist
 import cli
 import db
-import error_reporting
 import errors
-import metrics
-import openapi
-import request_log
 from config import load_config
 from extensions import init_extensions
+from observability import error_reporting, metrics, request_log
 from resources import register_resources
-from routing import ObjectIdConverter, UUID4Converter
 from schemas.base import require_json_bodies
+from web import openapi
+from web.converters import ObjectIdConverter, UUID4Converter
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import pymongo
 from bson import ObjectId, json_util
 from flask import Flask, Response, request
 
-from pagination import PAGE_WINDOW, after_cursor, merge_filters
 from stores.user_search import LIST_PROJECTION, search_filter, sorts_for
+from web.pagination import PAGE_WINDOW, after_cursor, merge_filters
 
 app = Flask(__name__)
 collection = pymongo.MongoClient(os.environ["MONGO_URI"], connect=False).get_default_database()[

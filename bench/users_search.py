@@ -397,7 +397,7 @@ class Scenario:
 
         from flask import request
 
-        from pagination import encode_cursor
+        from web.pagination import encode_cursor
 
         if page is not None:
             return f"{base}/api/v1/users?{urlencode(self.args(page=page, per_page=PAGE))}"

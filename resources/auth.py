@@ -9,7 +9,6 @@ from flask_jwt_extended import get_jwt, jwt_required
 from flask_restful import Resource
 
 import blacklist
-from conditional import empty_response
 from errors import ApiError
 from extensions import limiter
 from schemas.base import parse_body
@@ -17,6 +16,7 @@ from schemas.users import LoginSchema, RegisterSchema, render_user
 from services.passwords import hash_password, needs_rehash, verify_password
 from services.tokens import issue_token_pair
 from stores.users import build_user_document, find_user_by_login, insert_user, update_user
+from web.conditional import empty_response
 
 register_schema = RegisterSchema()
 login_schema = LoginSchema()

@@ -19,9 +19,7 @@ from typing import Any
 from flask import request, url_for
 from flask_restful import Resource
 
-from conditional import empty_response, etag_value, if_match_versions, not_modified
 from errors import NotFound
-from pagination import paginate, parse_page_request
 from schemas.base import parse_body
 from schemas.templates import parse_name_prefix, render_template, template_input_schema
 from services import template_cache
@@ -39,6 +37,8 @@ from stores.templates import (
     templates,
     update_template,
 )
+from web.conditional import empty_response, etag_value, if_match_versions, not_modified
+from web.pagination import paginate, parse_page_request
 
 CACHE_CONTROL = "private, no-cache"
 

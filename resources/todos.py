@@ -14,9 +14,7 @@ from flask import request, url_for
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
-from conditional import empty_response, etag_value, if_match_versions, not_modified
 from errors import NotFound
-from pagination import paginate, parse_page_request
 from schemas.base import parse_body
 from schemas.todos import parse_list_filters, render_todo, todo_input_schema
 from services.tokens import current_claims, current_user_id
@@ -33,6 +31,8 @@ from stores.todos import (
     todos,
     update_todo,
 )
+from web.conditional import empty_response, etag_value, if_match_versions, not_modified
+from web.pagination import paginate, parse_page_request
 
 
 def etag_header(todo: dict[str, Any]) -> dict[str, str]:

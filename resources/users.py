@@ -9,9 +9,7 @@ from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
 import blacklist
-from conditional import empty_response
 from errors import ApiError, NotFound
-from pagination import parse_page_request
 from schemas.base import parse_body
 from schemas.user_search import parse_user_search
 from schemas.users import UserUpdateSchema, render_user
@@ -20,6 +18,8 @@ from services.tokens import current_claims, current_user_id, is_admin
 from stores.todos import delete_todos_of_owner
 from stores.user_search import DEFAULT_SORT, list_users, sorts_for
 from stores.users import delete_user, find_user_by_id, update_user
+from web.conditional import empty_response
+from web.pagination import parse_page_request
 
 update_schema = UserUpdateSchema()
 

@@ -5,7 +5,7 @@ A template document:
 `templateid` (a UUID4 string) is the public key; `_id` only orders keyset pages. `name_lc` is the
 case-folded name that `q` (a name prefix) and the `name` sorts use. `version` counts writes: it
 makes the ETag and is what `If-Match` compares, inside the write's own filter and under the
-template's write lock (locks.py), so the check and the write are one step on any engine.
+template's write lock (stores/locks.py), so the check and the write are one step on any engine.
 `created_by` is the caller that created the template: `{"type": "user", "id", "username"}` or
 `{"type": "api_key", "id", "owner"}` (an API key's public id, never the key).
 """
@@ -22,10 +22,10 @@ from pymongo.collection import Collection
 
 from db import get_db
 from errors import ApiError, NotFound
-from locks import write_lock
-from pagination import ASCENDING, DESCENDING, SortOrder
 from schemas.base import utcnow
-from text_match import fold, prefix_range
+from stores.locks import write_lock
+from stores.text_match import fold, prefix_range
+from web.pagination import ASCENDING, DESCENDING, SortOrder
 
 # What a writable field is reset to by a full replace (PUT) or defaults to on create.
 DEFAULTS: dict[str, Any] = {"description": "", "content": ""}
@@ -121,7 +121,7 @@ def _write(
 
     With `if_versions` the version is part of the filter, so of two writers holding the same
     ETag exactly one wins and the other gets a 412 that changed nothing (the template's lock
-    makes that hold on FerretDB too: locks.py).
+    makes that hold on FerretDB too: stores/locks.py).
     """
     with write_lock(f"template:{templateid}", "template"):
         written = templates().find_one_and_update(

@@ -9,7 +9,7 @@ case-folded title (prefix search and the `title` sort); `due` is the ISO date st
 and is what ETags and `If-Match` compare, inside the write's own filter.
 
 That filter makes a conditional write atomic on MongoDB; each write also holds the todo's short
-Redis lock (locks.py), which makes it atomic on FerretDB 1.x too.
+Redis lock (stores/locks.py), which makes it atomic on FerretDB 1.x too.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pymongo.collection import Collection
 
 from db import get_db
 from errors import ApiError, NotFound
-from locks import ResourceBusy, write_lock
-from pagination import ASCENDING, DESCENDING, SortOrder
 from schemas.base import utcnow
-from text_match import fold, prefix_range
+from stores.locks import ResourceBusy, write_lock
+from stores.text_match import fold, prefix_range
+from web.pagination import ASCENDING, DESCENDING, SortOrder
 
 # Where undated todos sort: after every real date (the largest ms-precision BSON datetime a
 # `date` cannot reach), so `due` lists them last and `-due` first.

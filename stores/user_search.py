@@ -29,8 +29,8 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 
 from db import get_db
-from pagination import PAGE_WINDOW, PageRequest, SortOrder, paginate
-from text_match import prefix_range
+from stores.text_match import prefix_range
+from web.pagination import PAGE_WINDOW, PageRequest, SortOrder, paginate
 
 WORD = re.compile(r"\w+", re.UNICODE)
 SEARCH_PREFIX_MAX = 16

@@ -12,8 +12,8 @@ from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.flask import FlaskIntegration
 from sentry_sdk.transport import Transport
 
-import error_reporting
 from app import create_app
+from observability import error_reporting
 
 DSN = "https://public-key@sentry.example.invalid/1"
 

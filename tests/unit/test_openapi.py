@@ -11,7 +11,7 @@ from apispec.exceptions import APISpecError
 from flask import jsonify
 from openapi_spec_validator import validate
 
-import openapi
+from web import openapi
 
 OPENAPI_JSON = "/api/v1/openapi.json"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.datastructures import MultiDict
 
 from errors import ApiError
-from pagination import (
+from web.pagination import (
     ASCENDING,
     DESCENDING,
     SortOrder,
@@ -148,7 +148,7 @@ def test_cursor_signed_with_another_secret_is_refused(app, items):
     other = Flask("other")
     other.config["SECRET_KEY"] = "another-secret"
     with other.test_request_context("/"):
-        from pagination import encode_cursor
+        from web.pagination import encode_cursor
 
         doc = {"created": datetime(2030, 1, 1), "_id": ObjectId()}
         forged = encode_cursor("created", SORTS["created"], doc, MultiDict({"limit": "5"}))

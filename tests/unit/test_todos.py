@@ -6,10 +6,10 @@ from datetime import datetime
 
 import pytest
 
-import locks
 import stores.todos
 from db import get_db
 from extensions import get_redis
+from stores import locks
 from stores.users import build_user_document, insert_user
 
 TODOS = "/api/v1/todos"

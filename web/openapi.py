@@ -32,9 +32,9 @@ from werkzeug.routing import Rule
 import schemas
 from errors import CODES, MESSAGES
 from extensions import limiter
-from pagination import DEFAULT_LIMIT, MAX_LIMIT
 from resources import API_PREFIX
 from schemas.base import ObjectIdString, Timestamp
+from web.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 API_TITLE = "Flask API"
 API_VERSION = "1.0.0"
