@@ -24,7 +24,7 @@ SERVICES_ENV := $(VENV)/services.env
 help:
 	@echo "make run        run the API locally with embedded MongoDB/Redis stand-ins (http://$(HOST):$(PORT))"
 	@echo "make test       install dev deps, provision redis-server + FerretDB, run pytest"
-	@echo "make lint       ruff check + ruff format --check"
+	@echo "make lint       ruff check + ruff format --check + import-linter (the layers)"
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make bench      python bench/users_search.py"
 	@echo "make clean      remove caches; make distclean also removes $(VENV)"
@@ -60,6 +60,7 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .
