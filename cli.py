@@ -8,14 +8,15 @@ from flask.cli import AppGroup, with_appcontext
 from marshmallow import ValidationError
 from tqdm import tqdm
 
+from core.clock import format_timestamp
+from core.roles import ADMIN
 from db import ensure_indexes, get_db
-from errors import ApiError
-from schemas.base import format_timestamp
 from schemas.users import RegisterSchema
 from services.api_keys import create_api_key, key_id_of
 from services.passwords import hash_password
 from services.seeding import DEFAULT_BATCH, MAX_BATCH, SEED_PASSWORD, seed_users
 from stores.api_keys import list_api_keys, revoke_api_key
+from stores.exceptions import Conflict
 from stores.users import build_user_document, insert_user
 
 # AppGroup runs every command inside the app context.
@@ -45,12 +46,12 @@ def create_admin(username: str, email: str, name: str, password: str) -> None:
     except ValidationError as error:
         raise click.ClickException(f"invalid account: {error.messages}") from error
     document = build_user_document(
-        data["username"], data["email"], hash_password(data["password"]), data["name"], "admin"
+        data["username"], data["email"], hash_password(data["password"]), data["name"], ADMIN
     )
     try:
         user = insert_user(document)
-    except ApiError as error:
-        raise click.ClickException(error.message) from error
+    except Conflict as error:
+        raise click.ClickException(f"That {error.field} is already taken.") from error
     click.echo(f"admin {user['username']} created with id {user['_id']}")
 
 

@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from extensions import jwt
+from stores.exceptions import Busy, Conflict, NotFound, Stale
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,6 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-class NotFound(ApiError):
-    def __init__(self, message: str = "Not found.") -> None:
-        super().__init__(404, "not_found", message)
-
-
 class ServiceUnavailable(ApiError):
     """A dependency (MongoDB or Redis) is unreachable: the client may retry later."""
 
@@ -129,6 +125,29 @@ def _render_http_exception(error: HTTPException):
 def _render_validation_error(error: ValidationError):
     details = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
     return error_response(422, "validation_error", MESSAGES[422], details)
+
+
+def _render_not_found(error: NotFound):
+    return error_response(404, "not_found", f"No such {error.what}.")
+
+
+def _render_stale(error: Stale):
+    return error_response(
+        412,
+        "precondition_failed",
+        f"The {error.what} has changed since you read it; fetch it again and retry.",
+    )
+
+
+def _render_conflict(error: Conflict):
+    field = error.field
+    return error_response(409, "conflict", f"That {field} is already taken.", {field: ["taken"]})
+
+
+def _render_busy(error: Busy):
+    return error_response(
+        409, "conflict", f"The {error.what} is being changed by another request; try again."
+    )
 
 
 def _render_mongo_down(error: Exception):
@@ -202,6 +221,10 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, _render_api_error)
     app.register_error_handler(HTTPException, _render_http_exception)
     app.register_error_handler(ValidationError, _render_validation_error)
+    app.register_error_handler(NotFound, _render_not_found)
+    app.register_error_handler(Stale, _render_stale)
+    app.register_error_handler(Conflict, _render_conflict)
+    app.register_error_handler(Busy, _render_busy)
     app.register_error_handler(pymongo.errors.DuplicateKeyError, _render_duplicate_key)
     app.register_error_handler(pymongo.errors.ConnectionFailure, _render_mongo_down)
     app.register_error_handler(redis.exceptions.ConnectionError, _render_redis_down)

@@ -19,15 +19,15 @@ from typing import Any
 from flask import request, url_for
 from flask_restful import Resource
 
-from errors import NotFound
 from schemas.base import parse_body
 from schemas.templates import parse_name_prefix, render_template, template_input_schema
 from services import template_cache
 from services.api_keys import current_caller, jwt_or_api_key_required
+from stores.exceptions import NotFound
 from stores.templates import (
     DEFAULT_SORT,
-    NO_SUCH_TEMPLATE,
     SORTS,
+    TEMPLATE,
     build_template_document,
     delete_template,
     find_template,
@@ -134,7 +134,7 @@ class Template(Resource):
             templateid, lambda: find_template(templateid), render_template, template_etag
         )
         if found is None:
-            raise NotFound(NO_SUCH_TEMPLATE)
+            raise NotFound(TEMPLATE)
         headers = read_headers(found.etag)
         if not_modified(found.etag):
             return empty_response(304, headers)

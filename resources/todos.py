@@ -14,13 +14,13 @@ from flask import request, url_for
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
-from errors import NotFound
 from schemas.base import parse_body
 from schemas.todos import parse_list_filters, render_todo, todo_input_schema
 from services.tokens import current_claims, current_user_id
+from stores.exceptions import NotFound
 from stores.todos import (
     DEFAULT_SORT,
-    NO_SUCH_TODO,
+    TODO,
     build_todo_document,
     delete_todo,
     find_todo,
@@ -117,7 +117,7 @@ class Todo(Resource):
         """
         todo = find_todo(current_user_id(), todo_id)
         if todo is None:
-            raise NotFound(NO_SUCH_TODO)
+            raise NotFound(TODO)
         headers = etag_header(todo)
         if not_modified(etag_value(todo["_id"], todo["version"])):
             return empty_response(304, headers)

@@ -9,12 +9,13 @@ from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
 import blacklist
-from errors import ApiError, NotFound
+from errors import ApiError
 from schemas.base import parse_body
 from schemas.user_search import parse_user_search
 from schemas.users import UserUpdateSchema, render_user
 from services.passwords import hash_password, verify_password
 from services.tokens import current_claims, current_user_id, is_admin
+from stores.exceptions import NotFound
 from stores.todos import delete_todos_of_owner
 from stores.user_search import DEFAULT_SORT, list_users, sorts_for
 from stores.users import delete_user, find_user_by_id, update_user
@@ -36,7 +37,7 @@ def _require_self_or_admin(user_id: ObjectId) -> None:
 def _existing_user(user_id: ObjectId) -> dict:
     user = find_user_by_id(user_id)
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound("user")
     return user
 
 
@@ -158,7 +159,7 @@ class User(Resource):
             blacklist.revoke_user_tokens(str(user_id), _refresh_lifetime_seconds(), keep)
         updated = update_user(user, changes) if changes else user
         if updated is None:
-            raise NotFound("No such user.")
+            raise NotFound("user")
         return render_user(updated, current_claims()), 200
 
     def delete(self, user_id: ObjectId):

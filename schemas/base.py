@@ -7,12 +7,12 @@ operators or paths (`$...`, `a.b`) and values of the wrong type are all a 422.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
+from core.clock import format_timestamp
 from errors import ApiError
 
 UNSAFE_KEY_MESSAGE = "Field names may not start with '$' or contain '.'."
@@ -62,24 +62,11 @@ class ObjectIdString(fields.Field):
         return None if value is None else str(value)
 
 
-def format_timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with millisecond precision (what MongoDB stores) and a trailing `Z`."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="milliseconds") + "Z"
-
-
 class Timestamp(fields.Field):
     """Renders a stored datetime as ISO 8601 UTC ending in `Z` (output only)."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else format_timestamp(value)
-
-
-def utcnow() -> datetime:
-    """Now, as MongoDB stores it: naive UTC truncated to milliseconds."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def require_json_bodies() -> None:

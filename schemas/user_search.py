@@ -11,8 +11,8 @@ import unicodedata
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 
+from core.text import normalise_query
 from errors import ApiError
-from stores.user_search import normalise_query
 
 Q_MAX_LENGTH = 100
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from core.roles import ADMIN, ROLES
 from schemas.base import ObjectIdString, StrictSchema, Timestamp
-from stores.users import ROLES
 
 USERNAME_RULE = validate.Regexp(
     r"^[A-Za-z0-9_.-]{3,32}$",
@@ -73,6 +73,6 @@ def render_user(user: Mapping[str, Any], viewer: Mapping[str, Any]) -> dict[str,
     Other users' email addresses are shown only to admins.
     """
     body = user_schema.dump(user)
-    if viewer.get("role") != "admin" and viewer.get("sub") != body["id"]:
+    if viewer.get("role") != ADMIN and viewer.get("sub") != body["id"]:
         body.pop("email", None)
     return body

@@ -22,8 +22,8 @@ from flask import g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from pymongo.errors import DuplicateKeyError
 
+from core.clock import utcnow
 from errors import ApiError
-from schemas.base import utcnow
 from stores.api_keys import (
     build_api_key_document,
     find_api_key_by_hash,

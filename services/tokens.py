@@ -15,6 +15,8 @@ from bson import ObjectId
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt
 
+from core.roles import ADMIN
+
 
 def issue_token_pair(user: Mapping[str, Any], session_id: str | None = None) -> dict[str, Any]:
     """A new access + refresh pair for `user`, in the login response's shape.
@@ -47,4 +49,4 @@ def current_claims() -> dict[str, Any]:
 
 
 def is_admin() -> bool:
-    return get_jwt().get("role") == "admin"
+    return get_jwt().get("role") == ADMIN

@@ -16,8 +16,8 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 
+from core.clock import utcnow
 from db import get_db
-from schemas.base import utcnow
 
 # What a request needs to know about a key; the hash is not read back.
 AUTH_FIELDS = {"key_id": 1, "owner": 1, "last_used": 1, "revoked_at": 1}

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 
 import redis
 
-from errors import ApiError
 from extensions import get_redis
+from stores.exceptions import Busy
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,6 @@ log = logging.getLogger(__name__)
 LOCK_TTL_MS = 30_000
 LOCK_WAIT_SECONDS = 5.0
 LOCK_POLL_SECONDS = 0.005
-
-
-class ResourceBusy(ApiError):
-    """Another request has held the resource's write lock for longer than a writer waits."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(
-            409, "conflict", f"The {what} is being changed by another request; try again."
-        )
 
 
 def lock_key(name: str) -> str:
@@ -56,7 +47,7 @@ def write_lock(name: str, what: str = "resource") -> Iterator[None]:
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while not client.set(key, token, nx=True, px=LOCK_TTL_MS):
         if time.monotonic() >= deadline:
-            raise ResourceBusy(what)
+            raise Busy(what)
         time.sleep(LOCK_POLL_SECONDS)
     try:
         yield

@@ -20,11 +20,12 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
+from core.clock import utcnow
+from core.text import fold
 from db import get_db
-from errors import ApiError, NotFound
-from schemas.base import utcnow
+from stores.exceptions import NotFound, Stale, StoreError
 from stores.locks import write_lock
-from stores.text_match import fold, prefix_range
+from stores.text_match import prefix_range
 from web.pagination import ASCENDING, DESCENDING, SortOrder
 
 # What a writable field is reset to by a full replace (PUT) or defaults to on create.
@@ -39,18 +40,7 @@ SORTS = {
 }
 DEFAULT_SORT = "name"
 
-NO_SUCH_TEMPLATE = "No such template."
-
-
-class StaleTemplate(ApiError):
-    """The template exists but no longer has the version the client's `If-Match` named."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            412,
-            "precondition_failed",
-            "The template has changed since you read it; fetch it again and retry.",
-        )
+TEMPLATE = "template"
 
 
 def templates() -> Collection:
@@ -107,11 +97,11 @@ def _precondition(if_versions: Versions[int] | None) -> dict[str, Any]:
     return {} if if_versions is None else {"version": {"$in": sorted(if_versions)}}
 
 
-def _not_written(templateid: str, if_versions: Versions[int] | None) -> ApiError:
+def _not_written(templateid: str, if_versions: Versions[int] | None) -> StoreError:
     """Why a conditional write matched nothing: 412 if the template exists, else 404."""
     if if_versions is not None and templates().count_documents({"templateid": templateid}, limit=1):
-        return StaleTemplate()
-    return NotFound(NO_SUCH_TEMPLATE)
+        return Stale(TEMPLATE)
+    return NotFound(TEMPLATE)
 
 
 def _write(

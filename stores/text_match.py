@@ -1,15 +1,10 @@
 """Case-insensitive prefix matching that an ordinary index serves, on any MongoDB-wire server.
 
-Text is stored with a normalised copy (`fold`), and a prefix is queried as a plain `$gte`/`$lt`
+Text is stored with a normalised copy (`core.text.fold`), and a prefix is queried as a plain `$gte`/`$lt`
 string range (`prefix_range`): nothing the client sends is ever read as a pattern.
 """
 
 from __future__ import annotations
-
-
-def fold(text: str) -> str:
-    """The normalised form text is searched and sorted by (case-insensitive, locale-free)."""
-    return text.casefold()
 
 
 def prefix_range(prefix: str) -> dict[str, str]:

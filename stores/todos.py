@@ -23,11 +23,12 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
+from core.clock import utcnow
+from core.text import fold
 from db import get_db
-from errors import ApiError, NotFound
-from schemas.base import utcnow
-from stores.locks import ResourceBusy, write_lock
-from stores.text_match import fold, prefix_range
+from stores.exceptions import Busy, NotFound, Stale
+from stores.locks import write_lock
+from stores.text_match import prefix_range
 from web.pagination import ASCENDING, DESCENDING, SortOrder
 
 # Where undated todos sort: after every real date (the largest ms-precision BSON datetime a
@@ -57,18 +58,7 @@ SORTS_WITH_PREFIX = {
 }
 DEFAULT_SORT = "-created"
 
-NO_SUCH_TODO = "No such todo."
-
-
-class StaleTodo(ApiError):
-    """The todo exists but no longer has the version the client's `If-Match` named."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            412,
-            "precondition_failed",
-            "The todo has changed since you read it; fetch it again and retry.",
-        )
+TODO = "todo"
 
 
 def todos() -> Collection:
@@ -164,12 +154,12 @@ def _write(
                 return written
             current = todos().find_one(scope, {"version": 1, "updated": 1})
             if current is None:
-                raise NotFound(NO_SUCH_TODO)
+                raise NotFound(TODO)
             if if_versions is not None and current["version"] not in if_versions:
-                raise StaleTodo()
+                raise Stale(TODO)
             now = max(utcnow(), current["updated"] + ONE_MS)
             guard = {"version": current["version"]}
-    raise ResourceBusy("todo")
+    raise Busy(TODO)
 
 
 def delete_todo(
@@ -183,8 +173,8 @@ def delete_todo(
     if deleted == 1:
         return
     if if_versions is not None and todos().count_documents(scope, limit=1):
-        raise StaleTodo()
-    raise NotFound(NO_SUCH_TODO)
+        raise Stale(TODO)
+    raise NotFound(TODO)
 
 
 def delete_todos_of_owner(owner_id: ObjectId) -> int:

@@ -22,12 +22,12 @@ and with `q` a count that stops at the page window (see `count_matches`).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
+from core.text import composed
 from db import get_db
 from stores.text_match import prefix_range
 from web.pagination import PAGE_WINDOW, PageRequest, SortOrder, paginate
@@ -88,16 +88,6 @@ def search_prefixes_for(username: str, name: str) -> list[str]:
     For every write that sets a username or a name (sign-up, name change, seeding).
     """
     return search_prefixes(username.lower(), name_words(name))
-
-
-def composed(text: str) -> str:
-    """One spelling per character: "e" + combining diaeresis and "ë" must match each other."""
-    return unicodedata.normalize("NFC", text)
-
-
-def normalise_query(q: str) -> str:
-    """What `q` is compared as: trimmed, lowercased like `username_lc`/`name_words`, composed."""
-    return composed(q.strip().lower())
 
 
 def search_filter(q: str) -> dict[str, Any]:

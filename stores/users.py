@@ -19,12 +19,10 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
+from core.clock import utcnow
 from db import get_db
-from errors import ApiError
-from schemas.base import utcnow
+from stores.exceptions import Conflict
 from stores.user_search import name_words, search_prefixes_for
-
-ROLES = ("user", "admin")
 
 
 def users() -> Collection:
@@ -69,9 +67,7 @@ def unique_fields(fields: Mapping[str, Any], exclude_id: ObjectId | None = None)
                 clash["_id"] = {"$ne": exclude_id}
             if users().find_one(clash, {"_id": 1}) is not None or "username_lc" not in fields:
                 field = "email"
-        raise ApiError(
-            409, "conflict", f"That {field} is already taken.", {field: ["taken"]}
-        ) from error
+        raise Conflict("user", field) from error
 
 
 def insert_user(document: dict[str, Any]) -> dict[str, Any]:
