@@ -16,9 +16,9 @@ from config import load_config
 from extensions import init_extensions
 from observability import error_reporting, metrics, request_log
 from resources import register_resources
-from schemas.base import require_json_bodies
 from web import openapi
 from web.converters import ObjectIdConverter, UUID4Converter
+from web.parsing import require_json_bodies
 
 log = logging.getLogger(__name__)
 

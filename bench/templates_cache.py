@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RESULTS, in_process_app, local_servers, samples_us
 from resources.templates import template_etag
-from schemas.templates import render_template
+from schemas.templates import render_template_object
 from services import template_cache
 from stores.templates import build_template_document, find_template, insert_template
 
@@ -48,16 +48,20 @@ def measure(app, templateid: str, headers: dict[str, str], rounds: int) -> dict[
         return find_template(templateid)
 
     def hit():
-        found = template_cache.read_template(templateid, load, render_template, template_etag)
+        found = template_cache.read_template(
+            templateid, load, render_template_object, template_etag
+        )
         if not found.from_cache:
             raise RuntimeError("expected a cache hit")
 
     def mongo_read():
         document = load()
-        return render_template(document), template_etag(document)
+        return render_template_object(document), template_etag(document)
 
     with app.test_request_context():
-        template_cache.read_template(templateid, load, render_template, template_etag)  # fill
+        template_cache.read_template(
+            templateid, load, render_template_object, template_etag
+        )  # fill
         results = {"hit": median_us(hit, rounds), "mongo": median_us(mongo_read, rounds)}
 
     client = app.test_client()

@@ -11,15 +11,12 @@ from flask_restful import Resource
 import blacklist
 from errors import ApiError
 from extensions import limiter
-from schemas.base import parse_body
 from schemas.users import LoginSchema, RegisterSchema, render_user
 from services.passwords import hash_password, needs_rehash, verify_password
 from services.tokens import issue_token_pair
 from stores.users import build_user_document, find_user_by_login, insert_user, update_user
 from web.conditional import empty_response
-
-register_schema = RegisterSchema()
-login_schema = LoginSchema()
+from web.parsing import use_body
 
 
 def _login_limit() -> str:
@@ -38,14 +35,12 @@ def _login_username() -> str:
 
 
 class Register(Resource):
-    def post(self):
+    @use_body(RegisterSchema())
+    def post(self, data):
         """Create an account.
         ---
         summary: Register a new user
         tags: [auth]
-        requestBody:
-          required: true
-          content: {application/json: {schema: RegisterSchema}}
         responses:
           201:
             description: The new user
@@ -54,7 +49,6 @@ class Register(Resource):
           409: {$ref: '#/components/responses/Conflict'}
           422: {$ref: '#/components/responses/ValidationError'}
         """
-        data = parse_body(register_schema)
         user = insert_user(
             build_user_document(
                 data["username"], data["email"], hash_password(data["password"]), data["name"]
@@ -71,21 +65,18 @@ class Login(Resource):
         limiter.limit(_login_limit, key_func=_login_username, override_defaults=False),
     ]
 
-    def post(self):
+    @use_body(LoginSchema())
+    def post(self, data):
         """Exchange a username (or email) and password for a token pair.
         ---
         summary: Log in
         tags: [auth]
-        requestBody:
-          required: true
-          content: {application/json: {schema: LoginSchema}}
         responses:
           200: {description: Tokens, content: {application/json: {schema: TokenPairSchema}}}
           401: {$ref: '#/components/responses/Unauthorized'}
           422: {$ref: '#/components/responses/ValidationError'}
           429: {$ref: '#/components/responses/RateLimited'}
         """
-        data = parse_body(login_schema)
         user = find_user_by_login(data["username"])
         # Verify against a dummy hash when there is no such user: both failures cost the same.
         if not verify_password(user["password_hash"] if user else None, data["password"]):

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request, url_for
+from flask import url_for
 from flask_restful import Resource
 
-from schemas.base import parse_body
-from schemas.templates import parse_name_prefix, render_template, template_input_schema
+from schemas.pagination import sortable
+from schemas.templates import TemplateInputSchema, TemplateListArgs, render_template_object
 from services import template_cache
 from services.api_keys import current_caller, jwt_or_api_key_required
 from stores.exceptions import NotFound
@@ -32,15 +32,16 @@ from stores.templates import (
     delete_template,
     find_template,
     insert_template,
-    list_filter,
+    list_templates,
     replace_template,
-    templates,
     update_template,
 )
 from web.conditional import empty_response, etag_value, if_match_versions, not_modified
-from web.pagination import paginate, parse_page_request
+from web.pagination import page_request, page_response
+from web.parsing import use_body, use_query
 
 CACHE_CONTROL = "private, no-cache"
+LIST_ARGS = sortable(TemplateListArgs, SORTS, DEFAULT_SORT)
 
 
 def template_etag(template: dict[str, Any]) -> str:
@@ -53,44 +54,40 @@ def read_headers(etag: str) -> dict[str, str]:
 
 def written(template: dict[str, Any], status: int = 200, **headers: str):
     """The answer to a write: the new template and its ETag."""
-    return render_template(template), status, {**read_headers(template_etag(template)), **headers}
+    return (
+        render_template_object(template),
+        status,
+        {**read_headers(template_etag(template)), **headers},
+    )
 
 
 class TemplateList(Resource):
     method_decorators = [jwt_or_api_key_required]
 
-    def get(self):
+    @use_query(LIST_ARGS)
+    def get(self, args):
         """List the catalog's templates.
         ---
         summary: List templates
         tags: [templates]
         security: [{bearerAuth: []}, {apiKeyAuth: []}]
-        parameters:
-          - {in: query, name: q, schema: {type: string, maxLength: 200}, description: Case-insensitive prefix of the name}
-          - {in: query, name: sort, schema: {type: string, enum: [name, '-name', created, '-created'], default: name}}
-          - {$ref: '#/components/parameters/limit'}
-          - {$ref: '#/components/parameters/cursor'}
-          - {$ref: '#/components/parameters/page'}
-          - {$ref: '#/components/parameters/per_page'}
         responses:
           200: {description: One page of templates, content: {application/json: {schema: TemplatePage}}}
           400: {$ref: '#/components/responses/BadRequest'}
           401: {$ref: '#/components/responses/Unauthorized'}
         """
-        query = list_filter(parse_name_prefix(request.args))
-        page_request = parse_page_request(SORTS, DEFAULT_SORT)
-        body, headers = paginate(templates(), query, page_request, render_template)
+        page = page_request(args, SORTS)
+        found = list_templates(page.query, args["name_prefix"])
+        body, headers = page_response(page, found, render_template_object)
         return body, 200, headers
 
-    def post(self):
+    @use_body(TemplateInputSchema())
+    def post(self, data):
         """Add a template to the catalog.
         ---
         summary: Create a template
         tags: [templates]
         security: [{bearerAuth: []}, {apiKeyAuth: []}]
-        requestBody:
-          required: true
-          content: {application/json: {schema: TemplateInputSchema}}
         responses:
           201:
             description: The created template
@@ -101,7 +98,6 @@ class TemplateList(Resource):
           401: {$ref: '#/components/responses/Unauthorized'}
           422: {$ref: '#/components/responses/ValidationError'}
         """
-        data = parse_body(template_input_schema)
         template = insert_template(build_template_document(data, current_caller()))
         location = url_for("api.template", templateid=template["templateid"])
         return written(template, 201, Location=location)
@@ -131,7 +127,7 @@ class Template(Resource):
           404: {$ref: '#/components/responses/NotFound'}
         """
         found = template_cache.read_template(
-            templateid, lambda: find_template(templateid), render_template, template_etag
+            templateid, lambda: find_template(templateid), render_template_object, template_etag
         )
         if found is None:
             raise NotFound(TEMPLATE)
@@ -140,7 +136,8 @@ class Template(Resource):
             return empty_response(304, headers)
         return found.body, 200, headers
 
-    def put(self, templateid: str):
+    @use_body(TemplateInputSchema())
+    def put(self, data, templateid: str):
         """Replace a template: fields left out are reset to their defaults.
         ---
         summary: Replace a template
@@ -149,9 +146,6 @@ class Template(Resource):
         parameters:
           - {in: path, name: templateid, required: true, schema: {type: string, format: uuid}}
           - {in: header, name: If-Match, schema: {type: string}}
-        requestBody:
-          required: true
-          content: {application/json: {schema: TemplateInputSchema}}
         responses:
           200: {description: The template, content: {application/json: {schema: TemplateSchema}}}
           401: {$ref: '#/components/responses/Unauthorized'}
@@ -159,12 +153,12 @@ class Template(Resource):
           412: {$ref: '#/components/responses/PreconditionFailed'}
           422: {$ref: '#/components/responses/ValidationError'}
         """
-        data = parse_body(template_input_schema)
         with template_cache.writing(templateid):
             template = replace_template(templateid, data, if_match_versions(templateid))
         return written(template)
 
-    def patch(self, templateid: str):
+    @use_body(TemplateInputSchema(partial=True))
+    def patch(self, data, templateid: str):
         """Change some fields of a template.
         ---
         summary: Update a template
@@ -173,9 +167,6 @@ class Template(Resource):
         parameters:
           - {in: path, name: templateid, required: true, schema: {type: string, format: uuid}}
           - {in: header, name: If-Match, schema: {type: string}}
-        requestBody:
-          required: true
-          content: {application/json: {schema: TemplatePatch}}
         responses:
           200: {description: The template, content: {application/json: {schema: TemplateSchema}}}
           401: {$ref: '#/components/responses/Unauthorized'}
@@ -183,7 +174,6 @@ class Template(Resource):
           412: {$ref: '#/components/responses/PreconditionFailed'}
           422: {$ref: '#/components/responses/ValidationError'}
         """
-        data = parse_body(template_input_schema, partial=True)
         with template_cache.writing(templateid):
             template = update_template(templateid, data, if_match_versions(templateid))
         return written(template)

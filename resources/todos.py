@@ -10,29 +10,32 @@ from __future__ import annotations
 from typing import Any
 
 from bson import ObjectId
-from flask import request, url_for
+from flask import url_for
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
-from schemas.base import parse_body
-from schemas.todos import parse_list_filters, render_todo, todo_input_schema
+from schemas.pagination import sortable
+from schemas.todos import TodoInputSchema, TodoListArgs, render_todo
 from services.tokens import current_claims, current_user_id
 from stores.exceptions import NotFound
 from stores.todos import (
     DEFAULT_SORT,
+    SORTS,
     TODO,
     build_todo_document,
     delete_todo,
     find_todo,
     insert_todo,
-    list_filter,
     list_sorts,
+    list_todos,
     replace_todo,
-    todos,
     update_todo,
 )
 from web.conditional import empty_response, etag_value, if_match_versions, not_modified
-from web.pagination import paginate, parse_page_request
+from web.pagination import page_request, page_response
+from web.parsing import use_body, use_query
+
+LIST_ARGS = sortable(TodoListArgs, SORTS, DEFAULT_SORT)
 
 
 def etag_header(todo: dict[str, Any]) -> dict[str, str]:
@@ -42,41 +45,31 @@ def etag_header(todo: dict[str, Any]) -> dict[str, str]:
 class TodoList(Resource):
     method_decorators = [jwt_required()]
 
-    def get(self):
+    @use_query(LIST_ARGS)
+    def get(self, args):
         """List the caller's todos.
         ---
         summary: List my todos
         tags: [todos]
         security: [{bearerAuth: []}]
-        parameters:
-          - {in: query, name: done, schema: {type: string, enum: ['true', 'false']}}
-          - {in: query, name: tag, schema: {type: string}, description: 'Todos carrying this tag (repeat for all of several)'}
-          - {in: query, name: q, schema: {type: string}, description: Case-insensitive prefix of the title}
-          - {in: query, name: sort, schema: {type: string, enum: ['-created', created, due, '-due', title], default: '-created'}}
-          - {$ref: '#/components/parameters/limit'}
-          - {$ref: '#/components/parameters/cursor'}
-          - {$ref: '#/components/parameters/page'}
-          - {$ref: '#/components/parameters/per_page'}
         responses:
           200: {description: One page of todos, content: {application/json: {schema: TodoPage}}}
           400: {$ref: '#/components/responses/BadRequest'}
           401: {$ref: '#/components/responses/Unauthorized'}
         """
-        filters = parse_list_filters(request.args)
-        page_request = parse_page_request(list_sorts(filters["title_prefix"]), DEFAULT_SORT)
-        query = list_filter(current_user_id(), **filters)
-        body, headers = paginate(todos(), query, page_request, render_todo)
+        page = page_request(args, list_sorts(args["title_prefix"]))
+        filters = {name: args[name] for name in ("done", "tags", "title_prefix") if name in args}
+        todos = list_todos(current_user_id(), page.query, **filters)
+        body, headers = page_response(page, todos, render_todo)
         return body, 200, headers
 
-    def post(self):
+    @use_body(TodoInputSchema())
+    def post(self, data):
         """Create a todo owned by the caller.
         ---
         summary: Create a todo
         tags: [todos]
         security: [{bearerAuth: []}]
-        requestBody:
-          required: true
-          content: {application/json: {schema: TodoInputSchema}}
         responses:
           201:
             description: The created todo
@@ -87,7 +80,6 @@ class TodoList(Resource):
           401: {$ref: '#/components/responses/Unauthorized'}
           422: {$ref: '#/components/responses/ValidationError'}
         """
-        data = parse_body(todo_input_schema)
         owner_username = current_claims()["username"]
         todo = insert_todo(build_todo_document(current_user_id(), owner_username, data))
         location = url_for("api.todo", todo_id=todo["_id"])
@@ -123,7 +115,8 @@ class Todo(Resource):
             return empty_response(304, headers)
         return render_todo(todo), 200, headers
 
-    def put(self, todo_id: ObjectId):
+    @use_body(TodoInputSchema())
+    def put(self, data, todo_id: ObjectId):
         """Replace a todo: every writable field; optional ones left out reset to defaults.
         ---
         summary: Replace a todo
@@ -132,9 +125,6 @@ class Todo(Resource):
         parameters:
           - {in: path, name: todo_id, required: true, schema: {type: string}}
           - {in: header, name: If-Match, schema: {type: string}}
-        requestBody:
-          required: true
-          content: {application/json: {schema: TodoInputSchema}}
         responses:
           200:
             description: The replaced todo
@@ -145,11 +135,11 @@ class Todo(Resource):
           412: {$ref: '#/components/responses/PreconditionFailed'}
           422: {$ref: '#/components/responses/ValidationError'}
         """
-        data = parse_body(todo_input_schema)
         todo = replace_todo(current_user_id(), todo_id, data, if_match_versions(todo_id))
         return render_todo(todo), 200, etag_header(todo)
 
-    def patch(self, todo_id: ObjectId):
+    @use_body(TodoInputSchema(partial=True))
+    def patch(self, changes, todo_id: ObjectId):
         """Change the given fields of a todo.
         ---
         summary: Update a todo
@@ -158,9 +148,6 @@ class Todo(Resource):
         parameters:
           - {in: path, name: todo_id, required: true, schema: {type: string}}
           - {in: header, name: If-Match, schema: {type: string}}
-        requestBody:
-          required: true
-          content: {application/json: {schema: TodoPatch}}
         responses:
           200:
             description: The updated todo
@@ -171,7 +158,6 @@ class Todo(Resource):
           412: {$ref: '#/components/responses/PreconditionFailed'}
           422: {$ref: '#/components/responses/ValidationError'}
         """
-        changes = parse_body(todo_input_schema, partial=True)
         todo = update_todo(current_user_id(), todo_id, changes, if_match_versions(todo_id))
         return render_todo(todo), 200, etag_header(todo)
 

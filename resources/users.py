@@ -4,14 +4,14 @@ account changes and deletion."""
 from __future__ import annotations
 
 from bson import ObjectId
-from flask import current_app, request
+from flask import current_app
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
 import blacklist
 from errors import ApiError
-from schemas.base import parse_body
-from schemas.user_search import parse_user_search
+from schemas.pagination import sortable
+from schemas.user_search import UserSearchArgs
 from schemas.users import UserUpdateSchema, render_user
 from services.passwords import hash_password, verify_password
 from services.tokens import current_claims, current_user_id, is_admin
@@ -20,9 +20,10 @@ from stores.todos import delete_todos_of_owner
 from stores.user_search import DEFAULT_SORT, list_users, sorts_for
 from stores.users import delete_user, find_user_by_id, update_user
 from web.conditional import empty_response
-from web.pagination import parse_page_request
+from web.pagination import page_request, page_response
+from web.parsing import use_body, use_query
 
-update_schema = UserUpdateSchema()
+LIST_ARGS = sortable(UserSearchArgs, sorts_for(None), DEFAULT_SORT)
 
 
 def _refresh_lifetime_seconds() -> int:
@@ -67,21 +68,13 @@ def _changes_for(user: dict, data: dict) -> tuple[dict, bool]:
 class UserList(Resource):
     method_decorators = [jwt_required()]
 
-    def get(self):
+    @use_query(LIST_ARGS)
+    def get(self, args):
         """List users, optionally those whose username or a name word starts with `q`.
         ---
         summary: List and search users
         tags: [users]
         security: [{bearerAuth: []}]
-        parameters:
-          - {in: query, name: q, schema: {type: string, maxLength: 100},
-             description: Case-insensitive prefix of a username or of any word of a name}
-          - {in: query, name: sort, schema: {type: string, default: username,
-             enum: [username, -username, created, -created]}}
-          - {$ref: '#/components/parameters/limit'}
-          - {$ref: '#/components/parameters/cursor'}
-          - {$ref: '#/components/parameters/page'}
-          - {$ref: '#/components/parameters/per_page'}
         responses:
           200:
             description: A page of users (email only for admins and the user themself)
@@ -89,10 +82,10 @@ class UserList(Resource):
           400: {$ref: '#/components/responses/BadRequest'}
           401: {$ref: '#/components/responses/Unauthorized'}
         """
-        q = parse_user_search(request.args)
-        page_request = parse_page_request(sorts_for(q), DEFAULT_SORT)
+        page = page_request(args, sorts_for(args["q"]))
         claims = current_claims()
-        body, headers = list_users(q, page_request, lambda user: render_user(user, claims))
+        users = list_users(args["q"], page.query)
+        body, headers = page_response(page, users, lambda user: render_user(user, claims))
         return body, 200, headers
 
 
@@ -129,16 +122,14 @@ class User(Resource):
         """
         return render_user(_existing_user(user_id), current_claims()), 200
 
-    def patch(self, user_id: ObjectId):
+    @use_body(UserUpdateSchema())
+    def patch(self, data, user_id: ObjectId):
         """Change name, email or password (self or admin); role (admins only).
         ---
         summary: Update a user
         tags: [users]
         security: [{bearerAuth: []}]
         parameters: [{in: path, name: user_id, required: true, schema: {type: string}}]
-        requestBody:
-          required: true
-          content: {application/json: {schema: UserUpdateSchema}}
         responses:
           200: {description: The updated user, content: {application/json: {schema: UserSchema}}}
           401: {$ref: '#/components/responses/Unauthorized'}
@@ -148,7 +139,6 @@ class User(Resource):
           422: {$ref: '#/components/responses/ValidationError'}
         """
         _require_self_or_admin(user_id)
-        data = parse_body(update_schema)
         user = _existing_user(user_id)
         changes, revoke_tokens = _changes_for(user, data)
         if revoke_tokens:

@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
 from core.clock import format_timestamp
-from errors import ApiError
 
 UNSAFE_KEY_MESSAGE = "Field names may not start with '$' or contain '.'."
 
@@ -67,22 +65,3 @@ class Timestamp(fields.Field):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else format_timestamp(value)
-
-
-def require_json_bodies() -> None:
-    """Before every request: a body sent with any other content type is a 415, whatever the route."""
-    has_body = bool(request.content_length) or "chunked" in request.headers.get(
-        "Transfer-Encoding", ""
-    )
-    if has_body and not request.is_json:
-        raise ApiError(415)
-
-
-def parse_body(schema: Schema, **load_kwargs: Any) -> dict[str, Any]:
-    """Validate the request's JSON body with `schema`: 415 if not JSON, 400 if unparsable, 422 if invalid."""
-    if not request.is_json:
-        raise ApiError(415)
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "bad_request", "The request body is not valid JSON.")
-    return schema.load(data, **load_kwargs)

@@ -1,5 +1,5 @@
-"""Schemas for templates: the writable fields (create, replace, patch), the list's query filter,
-and the template object clients see."""
+"""Schemas for templates: the writable fields (create, replace, patch), the list's query
+arguments, and the template object clients see."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from errors import ApiError
 from schemas.base import StrictSchema, Timestamp
+from schemas.pagination import PageArgs
 
 NAME_MAX = 200
 MAX_QUERY_LENGTH = NAME_MAX
@@ -55,17 +55,19 @@ class TemplateSchema(Schema):
     created_by = fields.Nested(CreatorSchema)
 
 
-template_input_schema = TemplateInputSchema()
 template_schema = TemplateSchema()
 
 
-def render_template(template: Mapping[str, Any]) -> dict[str, Any]:
+def render_template_object(template: Mapping[str, Any]) -> dict[str, Any]:
     return template_schema.dump(template)
 
 
-def parse_name_prefix(args: Mapping[str, str]) -> str:
-    """`q`, the case-insensitive name prefix of a list request ("" when absent); 400 if too long."""
-    prefix = args.get("q", "")
-    if len(prefix) > MAX_QUERY_LENGTH:
-        raise ApiError(400, "bad_request", f"'q' is at most {MAX_QUERY_LENGTH} characters.")
-    return prefix
+class TemplateListArgs(PageArgs):
+    """The filter of `GET /templates`: `q`, a case-insensitive name prefix."""
+
+    name_prefix = fields.String(
+        data_key="q",
+        load_default="",
+        validate=validate.Length(max=MAX_QUERY_LENGTH),
+        metadata={"description": "Case-insensitive prefix of the name"},
+    )

@@ -1,5 +1,5 @@
-"""Schemas for todos: the writable fields (create, replace, patch), the list's query filters, and
-the todo object clients see."""
+"""Schemas for todos: the writable fields (create, replace, patch), the list's query arguments,
+and the todo object clients see."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
-from errors import ApiError
 from schemas.base import ObjectIdString, StrictBoolean, StrictSchema, Timestamp
+from schemas.pagination import PageArgs
 
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MAX_TAGS = 20
@@ -70,7 +70,6 @@ class TodoSchema(Schema):
         return {**todo, "owner": {"id": todo["owner_id"], "username": todo["owner_username"]}}
 
 
-todo_input_schema = TodoInputSchema()
 todo_schema = TodoSchema()
 
 
@@ -78,27 +77,29 @@ def render_todo(todo: Mapping[str, Any]) -> dict[str, Any]:
     return todo_schema.dump(todo)
 
 
-def _bad_query(message: str) -> ApiError:
-    return ApiError(400, "bad_request", message)
+class BooleanText(fields.Boolean):
+    """A query-string boolean written exactly `true` or `false`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if value not in ("true", "false"):
+            raise ValidationError("Must be 'true' or 'false'.")
+        return value == "true"
 
 
-def parse_list_filters(args: Any) -> dict[str, Any]:
-    """`done`, `tag` (repeatable: all must be present) and `q` of `GET /todos`, validated.
+class TodoListArgs(PageArgs):
+    """The filters of `GET /todos`. Query parameters stay plain strings: a malformed one is a
+    400, never an operator."""
 
-    Query parameters stay plain strings: a malformed one is a 400, never an operator.
-    """
-    filters: dict[str, Any] = {}
-    done = args.get("done")
-    if done is not None:
-        if done not in ("true", "false"):
-            raise _bad_query("'done' must be 'true' or 'false'.")
-        filters["done"] = done == "true"
-    tags = args.getlist("tag")
-    if len(tags) > MAX_TAGS:
-        raise _bad_query(f"At most {MAX_TAGS} 'tag' filters.")
-    for tag in tags:
-        if not 1 <= len(tag) <= TAG_RULE.max:
-            raise _bad_query(f"'tag' must be 1 to {TAG_RULE.max} characters.")
-    filters["tags"] = tags
-    filters["title_prefix"] = args.get("q", "")
-    return filters
+    done = BooleanText(metadata={"description": "Only done (`true`) or open (`false`) todos"})
+    tags = fields.List(
+        fields.String(validate=TAG_RULE),
+        data_key="tag",
+        load_default=list,
+        validate=validate.Length(max=MAX_TAGS),
+        metadata={"description": "Todos carrying this tag (repeat for all of several)"},
+    )
+    title_prefix = fields.String(
+        data_key="q",
+        load_default="",
+        metadata={"description": "Case-insensitive prefix of the title"},
+    )

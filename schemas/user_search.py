@@ -1,4 +1,4 @@
-"""The query string of `GET /users` besides pagination: `q`, the search prefix.
+"""The query string of `GET /users`: `q`, the search prefix, besides sorting and pagination.
 
 Query parameters are plain strings and a bad one is a 400 `bad_request` (not a 422: there is no
 body), with the field's messages in `details`.
@@ -7,12 +7,12 @@ body), with the field's messages in `details`.
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from werkzeug.datastructures import MultiDict
+from marshmallow import ValidationError, fields, post_load, validate
 
 from core.text import normalise_query
-from errors import ApiError
+from schemas.pagination import PageArgs
 
 Q_MAX_LENGTH = 100
 
@@ -22,32 +22,16 @@ def no_control_characters(value: str) -> None:
         raise ValidationError("Must not contain control characters.")
 
 
-class UserSearchArgs(Schema):
+class UserSearchArgs(PageArgs):
     """`q`: a case-insensitive prefix of a username or of a word of a name (taken literally)."""
-
-    class Meta:
-        # The pagination arguments are read by pagination.parse_page_request.
-        unknown = EXCLUDE
 
     q = fields.String(
         validate=[validate.Length(max=Q_MAX_LENGTH), no_control_characters],
         metadata={"description": "Prefix of a username or of any word of a name"},
     )
 
-
-user_search_args = UserSearchArgs()
-
-
-def parse_user_search(args: MultiDict[str, str]) -> str | None:
-    """The normalised `q` of a `GET /users` query string, None when absent or blank (400 if bad)."""
-    values = args.getlist("q")
-    if len(values) > 1:
-        raise ApiError(400, "bad_request", "Give 'q' at most once.", {"q": ["given twice"]})
-    try:
-        loaded = user_search_args.load({"q": values[0]} if values else {})
-    except ValidationError as error:
-        raise ApiError(
-            400, "bad_request", "Invalid query parameter 'q'.", error.messages
-        ) from error
-    q = normalise_query(loaded.get("q", ""))
-    return q or None
+    @post_load
+    def normalised_q(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        """`q` as it is compared (core.text.normalise_query); None when absent or blank."""
+        data["q"] = normalise_query(data.get("q", "")) or None
+        return data

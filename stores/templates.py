@@ -24,9 +24,9 @@ from core.clock import utcnow
 from core.text import fold
 from db import get_db
 from stores.exceptions import NotFound, Stale, StoreError
+from stores.keyset import ASCENDING, DESCENDING, Page, PageQuery, SortOrder, find_page
 from stores.locks import write_lock
 from stores.text_match import prefix_range
-from web.pagination import ASCENDING, DESCENDING, SortOrder
 
 # What a writable field is reset to by a full replace (PUT) or defaults to on create.
 DEFAULTS: dict[str, Any] = {"description": "", "content": ""}
@@ -142,3 +142,8 @@ def list_filter(name_prefix: str = "") -> dict[str, Any]:
     if not name_prefix:
         return {}
     return {"name_lc": prefix_range(fold(name_prefix))}
+
+
+def list_templates(page: PageQuery, name_prefix: str = "") -> Page:
+    """One page of the catalog, or of the templates whose name starts with `name_prefix`."""
+    return find_page(templates(), list_filter(name_prefix), page)

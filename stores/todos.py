@@ -27,9 +27,9 @@ from core.clock import utcnow
 from core.text import fold
 from db import get_db
 from stores.exceptions import Busy, NotFound, Stale
+from stores.keyset import ASCENDING, DESCENDING, Page, PageQuery, SortOrder, find_page
 from stores.locks import write_lock
 from stores.text_match import prefix_range
-from web.pagination import ASCENDING, DESCENDING, SortOrder
 
 # Where undated todos sort: after every real date (the largest ms-precision BSON datetime a
 # `date` cannot reach), so `due` lists them last and `-due` first.
@@ -204,3 +204,8 @@ def list_filter(
     if title_prefix:
         query["title_lc"] = prefix_range(fold(title_prefix))
     return query
+
+
+def list_todos(owner_id: ObjectId, page: PageQuery, **filters: Any) -> Page:
+    """One page of the owner's todos, narrowed by `list_filter`'s optional filters."""
+    return find_page(todos(), list_filter(owner_id, **filters), page)

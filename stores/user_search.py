@@ -22,15 +22,15 @@ and with `q` a count that stops at the page window (see `count_matches`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
 from core.text import composed
 from db import get_db
+from stores.keyset import PAGE_WINDOW, Page, PageQuery, SortOrder, find_page
 from stores.text_match import prefix_range
-from web.pagination import PAGE_WINDOW, PageRequest, SortOrder, paginate
 
 WORD = re.compile(r"\w+", re.UNICODE)
 SEARCH_PREFIX_MAX = 16
@@ -110,12 +110,8 @@ def count_matches(query_filter: Mapping[str, Any], cap: int = PAGE_WINDOW) -> in
     return get_db().users.count_documents(query_filter, limit=cap)
 
 
-def list_users(
-    q: str | None,
-    page_request: PageRequest,
-    render: Callable[[Mapping[str, Any]], dict[str, Any]],
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """One page of users (all of them, or those matching the normalised `q`): (body, headers)."""
+def list_users(q: str | None, page: PageQuery) -> Page:
+    """One page of users: all of them, or those matching the normalised `q`."""
     collection = get_db().users
     if q:
         query_filter = search_filter(q)
@@ -123,6 +119,4 @@ def list_users(
     else:
         query_filter = {}
         count = collection.estimated_document_count
-    return paginate(
-        collection, query_filter, page_request, render, count=count, projection=LIST_PROJECTION
-    )
+    return find_page(collection, query_filter, page, projection=LIST_PROJECTION, count=count)

@@ -1,9 +1,11 @@
 """The OpenAPI 3 document (`/api/v1/openapi.json`) and Swagger UI to read it (`/docs`).
 
 The document is generated, never written by hand: every route under /api/v1, plus /health and
-/ready, is documented from its view's docstring (apispec YAML after a `---` line), and the bodies
-those docstrings name (`schema: TodoSchema`) come from the marshmallow schemas that validate and
-render them, so the docs cannot drift from the code. A new resource is documented by its own
+/ready, is documented from its view's docstring (apispec YAML after a `---` line: summary, tags,
+responses), its query parameters and request body from what the view declared with
+`web.parsing.use_query` / `use_body`, and the bodies a docstring names (`schema: TodoSchema`)
+from the marshmallow schemas that validate and render them, so the docs cannot drift from the
+code. A new resource is documented by its own
 docstrings without touching this module. The document is built once per process, on first use.
 
 Swagger UI is served from the `swagger-ui-bundle` package's files: no CDN, nothing fetched from
@@ -34,7 +36,7 @@ from errors import CODES, MESSAGES
 from extensions import limiter
 from resources import API_PREFIX
 from schemas.base import ObjectIdString, Timestamp
-from web.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from web.parsing import declared_inputs
 
 API_TITLE = "Flask API"
 API_VERSION = "1.0.0"
@@ -47,7 +49,6 @@ DOCUMENTED_ROOT_PATHS = ("/health", "/ready")
 PAGE_SUFFIX = "Page"
 # `schema: XPatch` names `XInputSchema` with every field optional, as PATCH loads it.
 PATCH_SUFFIX = "Patch"
-PARAMETER_REF_PREFIX = "#/components/parameters/"
 DOCS_STATIC_MAX_AGE = 3600
 
 # Werkzeug rule variables: `<name>`, `<converter:name>`, `<converter(args):name>`.
@@ -85,32 +86,6 @@ RATE_LIMIT_HEADERS = {
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
     "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
-}
-PAGE_PARAMETERS = {
-    "limit": {
-        "in": "query",
-        "name": "limit",
-        "description": "Cursor mode: items per page",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-    },
-    "cursor": {
-        "in": "query",
-        "name": "cursor",
-        "description": "Cursor mode: `meta.next_cursor` of the previous page",
-        "schema": {"type": "string"},
-    },
-    "page": {
-        "in": "query",
-        "name": "page",
-        "description": "Page mode: page number, from 1",
-        "schema": {"type": "integer", "minimum": 1},
-    },
-    "per_page": {
-        "in": "query",
-        "name": "per_page",
-        "description": "Page mode: items per page",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-    },
 }
 
 
@@ -165,6 +140,34 @@ def documented_schemas() -> dict[str, type[Schema]]:
     return found
 
 
+class DeclaredInputsPlugin(BasePlugin):
+    """Documents each operation's query parameters and JSON body from what its view method
+    declared (web/parsing.py): the schemas that validate the request are the ones documented."""
+
+    def operation_helper(self, path=None, operations=None, view=None, **kwargs: Any) -> None:
+        view_class = getattr(view, "view_class", None)
+        if view_class is None:
+            return
+        for method, operation in (operations or {}).items():
+            for location, schema in declared_inputs(getattr(view_class, method, None)):
+                if location == "query":
+                    operation.setdefault("parameters", []).append({"in": "query", "schema": schema})
+                else:
+                    operation["requestBody"] = {
+                        "required": True,
+                        "content": {"application/json": {"schema": body_schema_name(schema)}},
+                    }
+
+
+def body_schema_name(schema: Schema | type[Schema]) -> str:
+    """The name a request body is documented by: its schema class, or `XPatch` for the
+    `XInputSchema` a PATCH loads with every field optional."""
+    name = schema.__name__ if isinstance(schema, type) else type(schema).__name__
+    if getattr(schema, "partial", False):
+        return name.removesuffix("InputSchema") + PATCH_SUFFIX
+    return name
+
+
 class SchemaNamesPlugin(BasePlugin):
     """Resolves the schema names in docstrings (`schema: UserSchema`) to the schema classes,
     before the MarshmallowPlugin renders them, so that an unknown name fails the build instead of
@@ -182,15 +185,6 @@ class SchemaNamesPlugin(BasePlugin):
     def operation_helper(self, path=None, operations=None, **kwargs: Any) -> None:
         for method, operation in (operations or {}).items():
             self._resolve(operation, f"{method.upper()} {path}")
-            # apispec takes a shared parameter by its bare name; docstrings may write the $ref.
-            if "parameters" in operation:
-                operation["parameters"] = [
-                    parameter["$ref"].removeprefix(PARAMETER_REF_PREFIX)
-                    if isinstance(parameter, dict)
-                    and str(parameter.get("$ref", "")).startswith(PARAMETER_REF_PREFIX)
-                    else parameter
-                    for parameter in operation["parameters"]
-                ]
 
     def _resolve(self, node: Any, where: str) -> None:
         if isinstance(node, list):
@@ -289,6 +283,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         openapi_version=OPENAPI_VERSION,
         plugins=[
             FlaskPlugin(),
+            DeclaredInputsPlugin(),
             SchemaNamesPlugin(documented_schemas(), marshmallow_plugin),
             marshmallow_plugin,
         ],
@@ -315,8 +310,6 @@ def build_openapi(app: Flask) -> dict[str, Any]:
             "content": {"application/json": {"schema": ErrorSchema}},
         },
     )
-    for name, parameter in PAGE_PARAMETERS.items():
-        components.parameter(name, parameter["in"], parameter)
 
     for rule in documented_rules(app):
         spec.path(view=app.view_functions[rule.endpoint], app=app, parameters=path_parameters(rule))

@@ -335,3 +335,51 @@ def test_unknown_docs_asset_is_404_in_error_shape(client):
     response = client.get("/docs/static/no-such-file.js")
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+def query_parameter(document, path: str, name: str) -> dict[str, Any]:
+    parameters = document["paths"][path]["get"]["parameters"]
+    return next(p for p in parameters if p["in"] == "query" and p["name"] == name)
+
+
+@pytest.mark.parametrize(
+    ("path", "store_sorts"),
+    [
+        ("/api/v1/todos", "stores.todos:SORTS"),
+        ("/api/v1/todos", "stores.todos:SORTS_WITH_PREFIX"),
+        ("/api/v1/templates", "stores.templates:SORTS"),
+        ("/api/v1/users", "stores.user_search:USER_SORTS"),
+        ("/api/v1/users", "stores.user_search:SEARCH_SORTS"),
+    ],
+)
+def test_every_sort_the_store_accepts_is_the_documented_enum(document, path, store_sorts):
+    import importlib
+
+    module, name = store_sorts.split(":")
+    sorts = getattr(importlib.import_module(module), name)
+    assert query_parameter(document, path, "sort")["schema"]["enum"] == list(sorts)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/todos", "/api/v1/templates", "/api/v1/users"])
+def test_list_endpoints_document_both_pagination_modes_from_one_schema(document, path):
+    for name in ("limit", "cursor", "page", "per_page"):
+        assert query_parameter(document, path, name)["required"] is False
+    assert query_parameter(document, path, "limit")["schema"]["maximum"] == 100
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "schema"),
+    [
+        ("/api/v1/todos", "post", "TodoInput"),
+        ("/api/v1/todos/{todo_id}", "put", "TodoInput"),
+        ("/api/v1/todos/{todo_id}", "patch", "TodoPatch"),
+        ("/api/v1/templates/{templateid}", "patch", "TemplatePatch"),
+        ("/api/v1/auth/register", "post", "Register"),
+        ("/api/v1/users/{user_id}", "patch", "UserUpdate"),
+    ],
+)
+def test_request_bodies_are_the_schemas_the_views_load(document, path, method, schema):
+    body = document["paths"][path][method]["requestBody"]
+    assert body["content"]["application/json"]["schema"] == {
+        "$ref": f"#/components/schemas/{schema}"
+    }

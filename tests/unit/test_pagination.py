@@ -1,4 +1,5 @@
-"""The shared pagination: argument validation, cursor integrity, and keyset walks with ties."""
+"""The shared pagination: argument validation (schemas.pagination loaded by web.parsing), cursor
+integrity (web.pagination), and keyset walks with ties (stores.keyset)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,17 @@ from flask import Flask
 from werkzeug.datastructures import MultiDict
 
 from errors import ApiError
-from web.pagination import (
-    ASCENDING,
-    DESCENDING,
-    SortOrder,
-    after_cursor,
-    merge_filters,
-    paginate,
-    parse_page_request,
-)
+from schemas.pagination import PageArgs, sortable
+from stores.keyset import ASCENDING, DESCENDING, SortOrder, after_cursor, find_page, merge_filters
+from web.pagination import page_request, page_response
+from web.parsing import parser
 
 SORTS = {
     "created": SortOrder("created"),
     "-created": SortOrder("created", DESCENDING),
     "name": SortOrder("name_lc", unique=True),
 }
+ITEM_ARGS = sortable(PageArgs, SORTS, "created")
 
 
 @pytest.fixture
@@ -51,10 +48,10 @@ def page(app, query: str, query_filter=None):
     with app.test_request_context(f"/api/v1/items?{query}"):
         from db import get_db
 
-        page_request = parse_page_request(SORTS, "created")
-        return paginate(
-            get_db().items, query_filter or {}, page_request, lambda d: {"id": str(d["_id"])}
-        )
+        args = parser.parse(ITEM_ARGS, location="query")
+        requested = page_request(args, SORTS)
+        found = find_page(get_db().items, query_filter or {}, requested.query)
+        return page_response(requested, found, lambda d: {"id": str(d["_id"])})
 
 
 def walk(app, query: str, query_filter=None, cursor: str | None = None) -> list[str]:

@@ -444,11 +444,14 @@ def test_a_read_after_a_delete_is_404(client, headers, template):
 
 def read(app, templateid: str, load=None) -> template_cache.CachedTemplate | None:
     from resources.templates import template_etag
-    from schemas.templates import render_template
+    from schemas.templates import render_template_object
 
     with app.test_request_context():
         return template_cache.read_template(
-            templateid, load or (lambda: find_template(templateid)), render_template, template_etag
+            templateid,
+            load or (lambda: find_template(templateid)),
+            render_template_object,
+            template_etag,
         )
 
 
