@@ -23,6 +23,8 @@ DEFAULT_DB_NAME = "flask_api"
 # argon2-cffi's parameter profiles; the cheapest one only ever for tests.
 DEFAULT_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
 PASSWORD_HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
+# Per-document write locks: decided by the database server (stores/locks.py), or forced.
+WRITE_LOCK_MODES = ("auto", "on", "off")
 
 
 class ConfigError(RuntimeError):
@@ -116,6 +118,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
             "CHEAPEST" if app_env == "testing" else DEFAULT_HASH_PROFILE,
         ),
     }
+    config["WRITE_LOCKS"] = (_text(raw, "WRITE_LOCKS", "auto") or "").lower()
+    if config["WRITE_LOCKS"] not in WRITE_LOCK_MODES:
+        raise ConfigError(f"WRITE_LOCKS must be one of {', '.join(WRITE_LOCK_MODES)}")
     if config["PASSWORD_HASH_PROFILE"] not in PASSWORD_HASH_PROFILES:
         raise ConfigError(
             f"PASSWORD_HASH_PROFILE must be one of {', '.join(PASSWORD_HASH_PROFILES)}"

@@ -22,7 +22,7 @@ from flask import g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from pymongo.errors import DuplicateKeyError
 
-from core.clock import utcnow
+from core import clock
 from errors import ApiError
 from stores.api_keys import (
     build_api_key_document,
@@ -87,7 +87,7 @@ def verify_api_key(key: str) -> dict[str, Any] | None:
 
 
 def _note_use(key: dict[str, Any]) -> None:
-    now = utcnow()
+    now = clock.utcnow()
     last = key.get("last_used")
     if last is None or now - last >= LAST_USED_RESOLUTION:
         record_use(key, now)

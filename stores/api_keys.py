@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 
-from core.clock import utcnow
+from core import clock
 from db import get_db
 
 # What a request needs to know about a key; the hash is not read back.
@@ -32,7 +32,7 @@ def build_api_key_document(key_id: str, key_hash: str, owner: str) -> dict[str, 
         "key_id": key_id,
         "key_hash": key_hash,
         "owner": owner,
-        "created": utcnow(),
+        "created": clock.utcnow(),
         "last_used": None,
         "revoked_at": None,
     }
@@ -60,7 +60,7 @@ def revoke_api_key(key_id: str) -> dict[str, Any] | None:
     Requests look the key up on every use, so it fails on every worker from the next request.
     """
     api_keys().update_one(
-        {"key_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}}
+        {"key_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": clock.utcnow()}}
     )
     return api_keys().find_one({"key_id": key_id}, {"key_hash": 0})
 

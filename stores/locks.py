@@ -1,22 +1,28 @@
-"""Short write locks in Redis, for check-and-write steps that must be one step on any engine.
+"""Short per-document write locks in Redis, only where the database server needs them.
 
 A conditional write (`If-Match`) puts the expected version in the write's own filter, which is
-atomic on MongoDB. FerretDB 1.x runs `findAndModify` and `delete` as a query followed by a write
-by `_id`, so two writers can both pass the same version check there; holding a per-document
-lock around the write makes the check-and-write one step on every engine. Redis is already on
-every authenticated request's path, so the lock adds no new dependency.
+atomic on MongoDB (and on FerretDB 2 / DocumentDB). FerretDB 1.x runs `findAndModify` and
+`delete` as a query followed by a write by `_id`, so two writers can both pass the same version
+check there; holding a per-document lock around the write makes the check-and-write one step on
+that engine too. This module docstring is the one place that reason is written down.
+
+WRITE_LOCKS decides: `on`, `off`, or `auto` (the default), which asks the server once per process,
+lazily on the first conditional write (never at start: the app must start while MongoDB is down),
+and locks only on FerretDB 1.x and on the in-process stand-in (mongomock, which is not atomic
+across threads). On MongoDB a conditional write takes no Redis lock.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
+from flask import current_app
+from pymongo.database import Database
 
+from db import get_db
 from extensions import get_redis
 from stores.exceptions import Busy
 
@@ -27,44 +33,59 @@ log = logging.getLogger(__name__)
 LOCK_TTL_MS = 30_000
 LOCK_WAIT_SECONDS = 5.0
 LOCK_POLL_SECONDS = 0.005
+DECIDED = "write_locks"
 
 
 def lock_key(name: str) -> str:
     return f"lock:{name}"
 
 
-@contextmanager
-def write_lock(name: str, what: str = "resource") -> Iterator[None]:
-    """Hold the lock `name` (Redis `SET NX` with a TTL) for the duration of one write.
+def server_needs_locks(db: Database) -> bool:
+    """Whether this database server runs findAndModify as a separate read and write."""
+    if type(db.client).__module__.startswith("mongomock"):
+        return True
+    version = str(db.client.admin.command("buildInfo").get("ferretdbVersion", ""))
+    return version.lstrip("v").startswith("1.")
 
-    Released only by its holder (a token compared under WATCH), so a lock that expired and was
-    taken by another writer is never deleted from under them. `what` names the resource in the
-    409 a writer gets after waiting LOCK_WAIT_SECONDS.
+
+def locks_enabled() -> bool:
+    """WRITE_LOCKS for this app: `on`, `off`, or `auto` decided once per process."""
+    mode = current_app.config.get("WRITE_LOCKS", "auto")
+    if mode != "auto":
+        return mode == "on"
+    decided = current_app.extensions.get(DECIDED)
+    if decided is None:
+        decided = current_app.extensions[DECIDED] = server_needs_locks(get_db())
+        log.info("write locks %s for this database server", "on" if decided else "off")
+    return decided
+
+
+@contextmanager
+def write_lock(name: str, what: str) -> Iterator[None]:
+    """Hold the lock `name` for the duration of one write, when locks are enabled.
+
+    redis-py's Lock: a token in a `SET NX PX`, released by a script only by its holder, so a lock
+    that expired and was taken by another writer is never deleted from under them. `what` names
+    the record in the Busy (409) a writer gets after waiting LOCK_WAIT_SECONDS.
     """
-    client = get_redis()
-    key = lock_key(name)
-    token = uuid.uuid4().hex.encode()
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while not client.set(key, token, nx=True, px=LOCK_TTL_MS):
-        if time.monotonic() >= deadline:
-            raise Busy(what)
-        time.sleep(LOCK_POLL_SECONDS)
+    if not locks_enabled():
+        yield
+        return
+    lock = get_redis().lock(
+        lock_key(name),
+        timeout=LOCK_TTL_MS / 1000,
+        sleep=LOCK_POLL_SECONDS,
+        blocking_timeout=LOCK_WAIT_SECONDS,
+    )
+    if not lock.acquire():
+        raise Busy(what)
     try:
         yield
     finally:
-        _release(client, key, token)
-
-
-def _release(client: redis.Redis, key: str, token: bytes) -> None:
-    with client.pipeline() as pipe:
         try:
-            pipe.watch(key)
-            if pipe.get(key) == token:
-                pipe.multi()
-                pipe.delete(key)
-                pipe.execute()
-        except redis.WatchError:
+            lock.release()
+        except redis.exceptions.LockError:
             pass  # it expired and changed hands meanwhile: not ours to delete
         except redis.RedisError as error:
             # The write itself is done and must be reported as such; the lock expires on its own.
-            log.warning("lock %s not released: %s", key, type(error).__name__)
+            log.warning("lock %s not released: %s", lock_key(name), type(error).__name__)

@@ -4,8 +4,8 @@ A template document:
     {_id, templateid, name, name_lc, description, content, created_by, version, created, modified}
 `templateid` (a UUID4 string) is the public key; `_id` only orders keyset pages. `name_lc` is the
 case-folded name that `q` (a name prefix) and the `name` sorts use. `version` counts writes: it
-makes the ETag and is what `If-Match` compares, inside the write's own filter and under the
-template's write lock (stores/locks.py), so the check and the write are one step on any engine.
+makes the ETag and is what `If-Match` compares; writes go through stores/versioned.py, the one
+conditional-write path.
 `created_by` is the caller that created the template: `{"type": "user", "id", "username"}` or
 `{"type": "api_key", "id", "owner"}` (an API key's public id, never the key).
 """
@@ -17,16 +17,14 @@ from collections.abc import Collection as Versions
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
-from core.clock import utcnow
+from core import clock
 from core.text import fold
 from db import get_db
-from stores.exceptions import NotFound, Stale, StoreError
 from stores.keyset import ASCENDING, DESCENDING, Page, PageQuery, SortOrder, find_page
-from stores.locks import write_lock
 from stores.text_match import prefix_range
+from stores.versioned import delete_versioned, update_versioned
 
 # What a writable field is reset to by a full replace (PUT) or defaults to on create.
 DEFAULTS: dict[str, Any] = {"description": "", "content": ""}
@@ -59,7 +57,7 @@ def build_template_document(
     fields: Mapping[str, Any], created_by: Mapping[str, str]
 ) -> dict[str, Any]:
     """A new template from validated fields (missing optional ones take their defaults)."""
-    now = utcnow()
+    now = clock.utcnow()
     return {
         "templateid": str(uuid.uuid4()),
         **_stored({**DEFAULTS, **fields}),
@@ -93,44 +91,25 @@ def update_template(
     return _write(templateid, _stored(changes), if_versions)
 
 
-def _precondition(if_versions: Versions[int] | None) -> dict[str, Any]:
-    return {} if if_versions is None else {"version": {"$in": sorted(if_versions)}}
-
-
-def _not_written(templateid: str, if_versions: Versions[int] | None) -> StoreError:
-    """Why a conditional write matched nothing: 412 if the template exists, else 404."""
-    if if_versions is not None and templates().count_documents({"templateid": templateid}, limit=1):
-        return Stale(TEMPLATE)
-    return NotFound(TEMPLATE)
-
-
 def _write(
     templateid: str, changes: Mapping[str, Any], if_versions: Versions[int] | None
 ) -> dict[str, Any]:
-    """Apply `changes` in one atomic write and return the new document (404 / 412 otherwise).
-
-    With `if_versions` the version is part of the filter, so of two writers holding the same
-    ETag exactly one wins and the other gets a 412 that changed nothing (the template's lock
-    makes that hold on FerretDB too: stores/locks.py).
-    """
-    with write_lock(f"template:{templateid}", "template"):
-        written = templates().find_one_and_update(
-            {"templateid": templateid, **_precondition(if_versions)},
-            {"$set": {**changes, "modified": utcnow()}, "$inc": {"version": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
-    if written is None:
-        raise _not_written(templateid, if_versions)
-    return written
+    scope = {"templateid": templateid}
+    return update_versioned(
+        templates(),
+        scope,
+        changes,
+        what=TEMPLATE,
+        key=templateid,
+        stamp="modified",
+        if_versions=if_versions,
+    )
 
 
 def delete_template(templateid: str, if_versions: Versions[int] | None = None) -> None:
-    """Delete a template (only at one of `if_versions`, when given): 404 / 412 otherwise."""
-    query = {"templateid": templateid, **_precondition(if_versions)}
-    with write_lock(f"template:{templateid}", "template"):
-        deleted = templates().delete_one(query).deleted_count
-    if deleted != 1:
-        raise _not_written(templateid, if_versions)
+    """Delete a template (only at one of `if_versions`, when given)."""
+    scope = {"templateid": templateid}
+    delete_versioned(templates(), scope, what=TEMPLATE, key=templateid, if_versions=if_versions)
 
 
 def list_filter(name_prefix: str = "") -> dict[str, Any]:

@@ -8,35 +8,29 @@ case-folded title (prefix search and the `title` sort); `due` is the ISO date st
 `due_sort` its never-null sort copy (undated todos last in `due` order); `version` counts writes
 and is what ETags and `If-Match` compare, inside the write's own filter.
 
-That filter makes a conditional write atomic on MongoDB; each write also holds the todo's short
-Redis lock (stores/locks.py), which makes it atomic on FerretDB 1.x too.
+Writes go through stores/versioned.py, the one conditional-write path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection as Versions
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
-from core.clock import utcnow
+from core import clock
 from core.text import fold
 from db import get_db
-from stores.exceptions import Busy, NotFound, Stale
 from stores.keyset import ASCENDING, DESCENDING, Page, PageQuery, SortOrder, find_page
-from stores.locks import write_lock
 from stores.text_match import prefix_range
+from stores.versioned import delete_versioned, update_versioned
 
 # Where undated todos sort: after every real date (the largest ms-precision BSON datetime a
 # `date` cannot reach), so `due` lists them last and `-due` first.
 UNDATED = datetime(9999, 12, 31, 23, 59, 59, 999000)
-ONE_MS = timedelta(milliseconds=1)
-# Under the lock a write needs a second attempt only when `updated` is not behind our clock.
-WRITE_ATTEMPTS = 3
 
 # What a writable field is reset to by a full replace (PUT) or defaults to on create.
 DEFAULTS: dict[str, Any] = {"description": "", "done": False, "due": None, "tags": []}
@@ -83,7 +77,7 @@ def build_todo_document(
     owner_id: ObjectId, owner_username: str, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
     """A new todo from validated fields (missing optional ones take their defaults)."""
-    now = utcnow()
+    now = clock.utcnow()
     return {
         "owner_id": owner_id,
         "owner_username": owner_username,
@@ -129,52 +123,18 @@ def _write(
     changes: Mapping[str, Any],
     if_versions: Versions[int] | None,
 ) -> dict[str, Any]:
-    """Apply `changes` in one conditional write, under the todo's lock; return the new document.
-
-    With `if_versions` (the versions `If-Match` named), the version is part of the write's
-    filter, so of two writers holding the same ETag exactly one wins and the other gets a 412
-    that changed nothing. `updated` must change on every write, also when two land in the same
-    millisecond (or after a writer whose clock runs ahead): the first attempt requires the
-    stored `updated` to be older than now; if it is not, the next attempt steps one millisecond
-    past it, pinned to the exact version it read. 404 when the todo is not the caller's.
-    """
     scope = {"_id": todo_id, "owner_id": owner_id}
-    with write_lock(f"todo:{todo_id}", "todo"):
-        now = utcnow()
-        guard: dict[str, Any] = {"updated": {"$lt": now}}
-        if if_versions is not None:
-            guard["version"] = {"$in": sorted(if_versions)}
-        for _attempt in range(WRITE_ATTEMPTS):
-            written = todos().find_one_and_update(
-                {**scope, **guard},
-                {"$set": {**changes, "updated": now}, "$inc": {"version": 1}},
-                return_document=ReturnDocument.AFTER,
-            )
-            if written is not None:
-                return written
-            current = todos().find_one(scope, {"version": 1, "updated": 1})
-            if current is None:
-                raise NotFound(TODO)
-            if if_versions is not None and current["version"] not in if_versions:
-                raise Stale(TODO)
-            now = max(utcnow(), current["updated"] + ONE_MS)
-            guard = {"version": current["version"]}
-    raise Busy(TODO)
+    return update_versioned(
+        todos(), scope, changes, what=TODO, key=todo_id, stamp="updated", if_versions=if_versions
+    )
 
 
 def delete_todo(
     owner_id: ObjectId, todo_id: ObjectId, if_versions: Versions[int] | None = None
 ) -> None:
-    """Delete the caller's todo (only at one of `if_versions`, when given): 404 / 412 otherwise."""
+    """Delete the caller's todo (only at one of `if_versions`, when given)."""
     scope = {"_id": todo_id, "owner_id": owner_id}
-    condition = {} if if_versions is None else {"version": {"$in": sorted(if_versions)}}
-    with write_lock(f"todo:{todo_id}", "todo"):
-        deleted = todos().delete_one({**scope, **condition}).deleted_count
-    if deleted == 1:
-        return
-    if if_versions is not None and todos().count_documents(scope, limit=1):
-        raise Stale(TODO)
-    raise NotFound(TODO)
+    delete_versioned(todos(), scope, what=TODO, key=todo_id, if_versions=if_versions)
 
 
 def delete_todos_of_owner(owner_id: ObjectId) -> int:

@@ -9,7 +9,8 @@ or fail when CI=true.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 
@@ -80,3 +81,27 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     redis_server.ensure_running()
     with redis_server.client() as client:
         client.flushdb()
+
+
+class FrozenClock:
+    """What `core.clock.utcnow()` answers while the `clock` fixture is active: `set(when)`."""
+
+    def __init__(self, real: Callable[[], datetime]) -> None:
+        self.real = real
+        self.now: datetime | None = None
+
+    def set(self, when: datetime) -> None:
+        self.now = when
+
+    def __call__(self) -> datetime:
+        return self.now if self.now is not None else self.real()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """The app's clock (core.clock.utcnow), real until a test calls `clock.set(when)`."""
+    from core import clock as app_clock
+
+    frozen = FrozenClock(app_clock.utcnow)
+    monkeypatch.setattr(app_clock, "utcnow", frozen)
+    return frozen

@@ -65,3 +65,36 @@ def test_write_releases_its_lock_in_redis_and_bumps_the_version(app, client, hea
     with app.app_context():
         assert get_redis().exists(f"lock:todo:{todo['id']}") == 0
         assert get_db().todos.find_one({"title": "locked"})["version"] == 2
+
+
+def test_auto_write_locks_are_on_for_ferretdb_1(app, client, headers, monkeypatch):
+    from stores import locks
+
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.05)
+    todo = client.post(TODOS, json={"title": "guarded"}, headers=headers).get_json()
+    with app.app_context():
+        get_redis().set(locks.lock_key(f"todo:{todo['id']}"), b"another-request", px=60_000)
+    response = client.patch(f"{TODOS}/{todo['id']}", json={"done": True}, headers=headers)
+    assert response.status_code == 409
+    assert app.extensions[locks.DECIDED] is True
+
+
+def test_with_write_locks_off_a_write_takes_no_lock_on_ferretdb(app_config):
+    from app import create_app
+    from stores import locks
+    from tests.integration.conftest import close_clients
+
+    app = create_app({**app_config, "WRITE_LOCKS": "off"})
+    client = app.test_client()
+    try:
+        with app.app_context():
+            user = insert_user(build_user_document("omar", "omar@example.com", "-"))
+            auth = {"Authorization": f"Bearer {issue_token_pair(user)['access_token']}"}
+        todo = client.post(TODOS, json={"title": "free"}, headers=auth).get_json()
+        with app.app_context():
+            get_redis().set(locks.lock_key(f"todo:{todo['id']}"), b"another-request", px=60_000)
+        response = client.patch(f"{TODOS}/{todo['id']}", json={"done": True}, headers=auth)
+        assert response.status_code == 200
+        assert locks.DECIDED not in app.extensions
+    finally:
+        close_clients(app)

@@ -210,16 +210,16 @@ def test_first_use_records_last_used(app, client, api_key):
     assert stored_keys(app)[0]["last_used"] is not None
 
 
-def test_last_used_is_written_at_most_once_a_minute(app, client, api_key, monkeypatch):
+def test_last_used_is_written_at_most_once_a_minute(app, client, api_key, clock):
     headers = {"X-API-KEY": api_key[1]}
     client.get(TEMPLATES, headers=headers)
     first = stored_keys(app)[0]["last_used"]
 
-    monkeypatch.setattr(api_keys_service, "utcnow", lambda: first + timedelta(seconds=59))
+    clock.set(first + timedelta(seconds=59))
     client.get(TEMPLATES, headers=headers)
     assert stored_keys(app)[0]["last_used"] == first
 
-    monkeypatch.setattr(api_keys_service, "utcnow", lambda: first + timedelta(seconds=61))
+    clock.set(first + timedelta(seconds=61))
     client.get(TEMPLATES, headers=headers)
     assert stored_keys(app)[0]["last_used"] == first + timedelta(seconds=61)
 

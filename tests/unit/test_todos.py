@@ -256,10 +256,9 @@ def test_updated_changes_on_every_write_and_created_never(client, create_todo, a
     assert seen == sorted(seen) and len(set(seen)) == len(seen)
 
 
-def test_writes_within_one_millisecond_still_move_updated(client, create_todo, alice, monkeypatch):
+def test_writes_within_one_millisecond_still_move_updated(client, create_todo, alice, clock):
     todo = create_todo(alice)
-    frozen = datetime(2030, 1, 1, 12, 0, 0)
-    monkeypatch.setattr(stores.todos, "utcnow", lambda: frozen)
+    clock.set(datetime(2030, 1, 1, 12, 0, 0))
     first = client.patch(todo_url(todo["id"]), json={"done": True}, headers=alice["headers"])
     second = client.patch(todo_url(todo["id"]), json={"done": False}, headers=alice["headers"])
     assert first.status_code == second.status_code == 200
@@ -643,7 +642,7 @@ def test_if_match_is_checked_in_the_write_itself_so_a_racing_write_wins(
 
 
 def test_if_match_holds_on_the_retry_after_a_clock_behind_the_stored_updated(
-    app, client, create_todo, alice, monkeypatch
+    app, client, create_todo, alice, monkeypatch, clock
 ):
     # Our clock is behind the stored `updated` (another server's clock runs ahead), so the first
     # write attempt is refused and retried; another editor writes just before that retry.
@@ -654,7 +653,7 @@ def test_if_match_holds_on_the_retry_after_a_clock_behind_the_stored_updated(
     with app.app_context():
         racing = RacingCollection(get_db().todos, ObjectId(todo["id"]), race_before_write=2)
     monkeypatch.setattr(stores.todos, "todos", lambda: racing)
-    monkeypatch.setattr(stores.todos, "utcnow", lambda: datetime(2000, 1, 1))
+    clock.set(datetime(2000, 1, 1))
     response = client.patch(todo_url(todo["id"]), json={"title": "mine"}, headers=headers)
     assert racing.writes == 2
     assert response.status_code == 412
@@ -746,21 +745,14 @@ def test_a_failed_lock_release_does_not_fail_a_write_that_is_done(
     app, client, create_todo, alice, monkeypatch
 ):
     import redis
+    from redis.lock import Lock
 
     todo = create_todo(alice)
 
-    class BrokenPipeline:
-        def __enter__(self):
-            return self
+    def redis_went_away(self, expected_token):
+        raise redis.ConnectionError("redis went away")
 
-        def __exit__(self, *exc_info):
-            return False
-
-        def watch(self, *keys):
-            raise redis.ConnectionError("redis went away")
-
-    with app.app_context():
-        monkeypatch.setattr(get_redis(), "pipeline", lambda *a, **k: BrokenPipeline())
+    monkeypatch.setattr(Lock, "do_release", redis_went_away)
     response = client.patch(todo_url(todo["id"]), json={"done": True}, headers=alice["headers"])
     assert response.status_code == 200
     assert stored(app, todo["id"])["done"] is True
