@@ -12,7 +12,7 @@ import redis
 from flask import Flask, current_app, request
 from flask_caching import Cache
 from flask_cors import CORS
-from flask_jwt_extended import JWTManager, decode_token
+from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 
 log = logging.getLogger(__name__)
@@ -41,30 +41,11 @@ EXPOSED_HEADERS = [
 ]
 
 
-def rate_limit_identity() -> str:
-    """Whom a request counts against: the user of a valid access token, an API key, else the IP.
-
-    The limiter runs before the view authenticates, so this reads the credentials itself; a bad
-    token falls back to the client's IP (the view will refuse it anyway).
-    """
-    auth = request.headers.get("Authorization", "")
-    if auth.startswith("Bearer "):
-        try:
-            claims = decode_token(auth[len("Bearer ") :], allow_expired=False)
-        except Exception:
-            claims = None
-        if claims and claims.get("type") == "access":
-            return f"user:{claims['sub']}"
-    if request.headers.get("X-API-KEY"):
-        # Only a key that verifies (one lookup, reused by the view): made-up keys would otherwise
-        # give a client a fresh budget per request. Counted by the key's public id, never the key.
-        # (Imported here: services import errors.py, which imports this module.)
-        from services.api_keys import api_key_identity
-
-        identity = api_key_identity()
-        if identity:
-            return identity
-    return f"ip:{request.remote_addr or 'unknown'}"
+def rate_limit_key() -> str:
+    """The limiter's key function: the identity function the app registered as
+    `app.extensions["rate_limit_identity"]` (resources/caller.py), so that this module can create
+    the limiter without knowing how callers are identified."""
+    return current_app.extensions["rate_limit_identity"]()
 
 
 def api_wide_rate_limit() -> str:
@@ -92,7 +73,7 @@ def rate_limited_endpoint() -> str:
 
 
 jwt = JWTManager()
-limiter = Limiter(key_func=rate_limit_identity, headers_enabled=True)
+limiter = Limiter(key_func=rate_limit_key, headers_enabled=True)
 cache = Cache()
 cors = CORS()
 

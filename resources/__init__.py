@@ -6,12 +6,13 @@ from flask import Blueprint, Flask
 
 from errors import ErrorRoutingApi
 from resources import auth, templates, todos, users
+from resources.caller import rate_limit_identity
 from resources.health import ops
-
-API_PREFIX = "/api/v1"
+from web import API_PREFIX
 
 
 def register_resources(app: Flask) -> None:
+    app.extensions["rate_limit_identity"] = rate_limit_identity
     api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
     api = ErrorRoutingApi(api_blueprint)
     for module in (auth, users, todos, templates):

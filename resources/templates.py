@@ -19,10 +19,10 @@ from typing import Any
 from flask import url_for
 from flask_restful import Resource
 
+from resources.caller import current_caller, jwt_or_api_key_required
 from schemas.pagination import sortable
 from schemas.templates import TemplateInputSchema, TemplateListArgs, render_template_object
 from services import template_cache
-from services.api_keys import current_caller, jwt_or_api_key_required
 from stores.exceptions import NotFound
 from stores.templates import (
     DEFAULT_SORT,

@@ -34,8 +34,8 @@ from werkzeug.routing import Rule
 import schemas
 from errors import CODES, MESSAGES
 from extensions import limiter
-from resources import API_PREFIX
 from schemas.base import ObjectIdString, Timestamp
+from web import API_PREFIX
 from web.parsing import declared_inputs
 
 API_TITLE = "Flask API"
