@@ -203,17 +203,9 @@ def _register_jwt_errors() -> None:
     def _revoked(_header: dict, _payload: dict):
         return error_response(401, "token_revoked", "The token has been revoked.")
 
-    @jwt.user_lookup_error_loader
-    def _unknown_user(_header: dict, _payload: dict):
-        return error_response(401, "invalid_token", "The token's user no longer exists.")
-
     @jwt.token_verification_failed_loader
     def _claims_rejected(_header: dict, _payload: dict):
         return error_response(401, "invalid_token", "The token is invalid.")
-
-    @jwt.needs_fresh_token_loader
-    def _not_fresh(_header: dict, _payload: dict):
-        return error_response(401, "unauthorized", "A fresh login is required.")
 
 
 def init_app(app: Flask) -> None:

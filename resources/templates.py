@@ -6,9 +6,7 @@ out by operators through the CLI to trusted machine clients; `created_by` record
 each template.
 
 Single reads are served from the cache (services/template_cache.py), coherent with writes on
-every worker. The ETag is the template's id and stored write counter (`version`), so it costs no
-hashing, and an `If-Match` on PUT, PATCH or DELETE becomes part of the write's own MongoDB
-filter (412 when stale). Reads say `Cache-Control: private, no-cache`: the response depends on
+every worker. ETags and `If-Match` follow web/conditional.py. Reads say `Cache-Control: private, no-cache`: the response depends on
 credentials, so shared proxies must not keep it, and clients revalidate with `If-None-Match`.
 """
 

@@ -1,8 +1,7 @@
 """`/todos`: each user's own todos, with ETags and conditional writes, filters and pagination.
 
 Every store call carries the caller's id, so another user's todo is a 404 like a missing one.
-The ETag is the todo's id and stored write counter (`version`), so it costs no hashing; an
-`If-Match` on PUT, PATCH or DELETE becomes part of the write's own MongoDB filter.
+ETags and `If-Match` follow web/conditional.py.
 """
 
 from __future__ import annotations

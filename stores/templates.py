@@ -3,9 +3,8 @@
 A template document:
     {_id, templateid, name, name_lc, description, content, created_by, version, created, modified}
 `templateid` (a UUID4 string) is the public key; `_id` only orders keyset pages. `name_lc` is the
-case-folded name that `q` (a name prefix) and the `name` sorts use. `version` counts writes: it
-makes the ETag and is what `If-Match` compares; writes go through stores/versioned.py, the one
-conditional-write path.
+case-folded name that `q` (a name prefix) and the `name` sorts use. `version` counts writes
+(stores/versioned.py, the one conditional-write path).
 `created_by` is the caller that created the template: `{"type": "user", "id", "username"}` or
 `{"type": "api_key", "id", "owner"}` (an API key's public id, never the key).
 """

@@ -6,9 +6,7 @@ A todo document:
 Every query carries `owner_id`, so another user's todo is simply not found. `title_lc` is the
 case-folded title (prefix search and the `title` sort); `due` is the ISO date string or None and
 `due_sort` its never-null sort copy (undated todos last in `due` order); `version` counts writes
-and is what ETags and `If-Match` compare, inside the write's own filter.
-
-Writes go through stores/versioned.py, the one conditional-write path.
+(stores/versioned.py, the one conditional-write path).
 """
 
 from __future__ import annotations
