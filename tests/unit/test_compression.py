@@ -176,34 +176,34 @@ def test_the_etag_is_the_same_compressed_or_not(client, headers, resource):
     assert ":gzip" not in compressed.headers["ETag"]
 
 
-@pytest.mark.parametrize(
-    ("read_with", "ask_with"),
+# The encoding the ETag was read with, and the encoding of the request that sends it back.
+EITHER_WAY = pytest.mark.parametrize(
+    ("read_with", "send_with"),
     [(GZIP, IDENTITY), (IDENTITY, GZIP), (GZIP, GZIP)],
     ids=["gzip-tag-plain-request", "plain-tag-gzip-request", "gzip-both"],
 )
+
+
+@EITHER_WAY
 def test_if_none_match_accepts_the_tag_of_either_encoding(
-    client, headers, resource, read_with, ask_with
+    client, headers, resource, read_with, send_with
 ):
     etag = client.get(resource, headers={**headers, **read_with}).headers["ETag"]
-    response = client.get(resource, headers={**headers, **ask_with, "If-None-Match": etag})
+    response = client.get(resource, headers={**headers, **send_with, "If-None-Match": etag})
     assert response.status_code == 304
     assert response.get_data() == b""
     assert response.headers["ETag"] == etag
 
 
-@pytest.mark.parametrize(
-    ("read_with", "write_with"),
-    [(GZIP, IDENTITY), (IDENTITY, GZIP), (GZIP, GZIP)],
-    ids=["gzip-tag-plain-request", "plain-tag-gzip-request", "gzip-both"],
-)
+@EITHER_WAY
 def test_if_match_accepts_the_tag_of_either_encoding(
-    client, headers, resource, read_with, write_with
+    client, headers, resource, read_with, send_with
 ):
     etag = client.get(resource, headers={**headers, **read_with}).headers["ETag"]
     response = client.patch(
         resource,
         json={"description": BIG_TEXT + " edited"},
-        headers={**headers, **write_with, "If-Match": etag},
+        headers={**headers, **send_with, "If-Match": etag},
     )
     assert response.status_code == 200, response.get_data()
     assert decoded(response)["description"].endswith(" edited")
