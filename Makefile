@@ -1,6 +1,7 @@
 # Developer entry points. `make test` works on a fresh machine: it creates .venv, installs the
 # dev requirements (again only when a requirements file changes), provides redis-server and
-# FerretDB (scripts/provision_services.sh), then runs pytest.
+# FerretDB (scripts/provision_services.sh) and the Node tools of the Postman tests
+# (scripts/provision_node.sh), then runs pytest.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -23,7 +24,7 @@ SERVICES_ENV := $(VENV)/services.env
 
 help:
 	@echo "make run        run the API locally with embedded MongoDB/Redis stand-ins (http://$(HOST):$(PORT))"
-	@echo "make test       install dev deps, provision redis-server + FerretDB, run pytest"
+	@echo "make test       install dev deps, provision redis-server + FerretDB + newman, run pytest"
 	@echo "make lint       ruff check + ruff format --check + import-linter (the layers)"
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make bench      python bench/users_search.py"
@@ -55,6 +56,7 @@ services:
 test: $(DEV_STAMP)
 	bash scripts/provision_services.sh > $(SERVICES_ENV).tmp
 	mv $(SERVICES_ENV).tmp $(SERVICES_ENV)
+	bash scripts/provision_node.sh
 	set -a && . ./$(SERVICES_ENV) && set +a && $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
@@ -76,4 +78,4 @@ clean:
 	rm -rf .pytest_cache .ruff_cache $(SERVICES_ENV) $(SERVICES_ENV).tmp
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules

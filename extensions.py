@@ -11,6 +11,7 @@ import logging
 import redis
 from flask import Flask, current_app, request
 from flask_caching import Cache
+from flask_compress import Compress
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
@@ -26,11 +27,13 @@ ALLOWED_REQUEST_HEADERS = [
     "Content-Type",
     "If-Match",
     "If-None-Match",
+    "Idempotency-Key",
     "X-API-KEY",
     "X-Request-ID",
 ]
 EXPOSED_HEADERS = [
     "ETag",
+    "Idempotent-Replayed",
     "Link",
     "Location",
     "Retry-After",
@@ -62,6 +65,30 @@ def retry_after_only_on_refusals(response):
     return response
 
 
+def preflights_answer_no_content(response):
+    """Flask answers OPTIONS itself with an empty 200 (and a text/html type); a preflight's
+    answer is headers only, which 204 says without a content type to misread."""
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
+        response.status_code = 204
+        response.headers.pop("Content-Type", None)
+    return response
+
+
+def compress_keeping_etag(response):
+    """Flask-Compress's hook, except that the ETag stays the resource's version.
+
+    Flask-Compress appends the coding to a strong ETag (`"<id>-1"` -> `"<id>-1:gzip"`), so a
+    client that read a compressed response would send back a tag that `If-Match` and
+    `If-None-Match` do not know. The ETag names the stored version (see web/conditional.py),
+    and `Vary: Accept-Encoding` keeps shared caches from mixing the encodings up.
+    """
+    etag = response.headers.get("ETag")
+    response = compress.after_request(response)
+    if etag is not None:
+        response.headers["ETag"] = etag
+    return response
+
+
 def is_preflight() -> bool:
     return request.method == "OPTIONS"
 
@@ -76,6 +103,7 @@ jwt = JWTManager()
 limiter = Limiter(key_func=rate_limit_key, headers_enabled=True)
 cache = Cache()
 cors = CORS()
+compress = Compress()
 
 
 def init_redis(app: Flask) -> None:
@@ -133,6 +161,20 @@ def init_extensions(app: Flask) -> None:
     config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
     cache.init_app(app)
 
+    # Compression is asked for explicitly: gzip (br for clients that prefer it), JSON only, and
+    # only above 1 KiB, where it pays for itself. Conditional requests stay the resources' job
+    # (their 304s and 412s compare versions, not bytes), and our own hook restores the ETag.
+    config.setdefault("COMPRESS_ALGORITHM", ["gzip", "br"])
+    config.setdefault("COMPRESS_MIMETYPES", ["application/json"])
+    config.setdefault("COMPRESS_MIN_SIZE", 1024)
+    config.setdefault("COMPRESS_STREAMS", False)
+    config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
+    config.setdefault("COMPRESS_REGISTER", False)
+    compress.init_app(app)
+    # Both registered before CORS's hook, so they run after it (reverse order): compression sees
+    # CORS's `Vary: Origin` and folds `Accept-Encoding` into it.
+    app.after_request(compress_keeping_etag)
+    app.after_request(preflights_answer_no_content)
     cors.init_app(
         app,
         origins=config["CORS_ORIGINS"],

@@ -36,7 +36,7 @@ def cors_headers(response) -> dict[str, str]:
 
 def test_preflight_from_allowed_origin_is_answered(client):
     response = preflight(client, ALLOWED, "POST", "Authorization, Content-Type")
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
     assert "post" in listed(response.headers["Access-Control-Allow-Methods"])
     assert {"authorization", "content-type"} <= listed(
@@ -55,6 +55,40 @@ def test_preflight_allows_api_key_and_conditional_headers(client):
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
     assert "patch" in listed(response.headers["Access-Control-Allow-Methods"])
     assert {"x-api-key", "if-match"} <= listed(response.headers["Access-Control-Allow-Headers"])
+
+
+def test_preflight_answers_204_with_no_body(client):
+    response = preflight(client, ALLOWED, "PATCH", "Authorization, If-Match", path=TODO)
+    assert response.status_code == 204
+    assert response.data == b""
+    assert "Content-Type" not in response.headers
+    assert "patch" in listed(response.headers["Access-Control-Allow-Methods"])
+
+
+def test_preflight_from_disallowed_origin_is_also_bodiless(client):
+    response = preflight(client, DISALLOWED, "POST", "Content-Type")
+    assert (response.status_code, response.data) == (204, b"")
+
+
+def test_preflight_allows_the_idempotency_key_header(client):
+    response = preflight(client, ALLOWED, "POST", "Authorization, Content-Type, Idempotency-Key")
+    assert {"authorization", "content-type", "idempotency-key"} <= listed(
+        response.headers["Access-Control-Allow-Headers"]
+    )
+
+
+def test_preflight_to_an_unknown_path_is_a_json_404(client):
+    response = preflight(client, ALLOWED, "GET", path="/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/nothing-here", "/static/missing.js", "/index.html", "/api"])
+def test_unknown_paths_outside_the_api_are_json_404s(client, path):
+    response = client.get(path, headers={"Origin": ALLOWED})
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+    assert response.get_json()["error"]["code"] == "not_found"
 
 
 def test_preflight_does_not_allow_unlisted_request_headers(client):
@@ -88,6 +122,11 @@ def test_responses_to_allowed_origin_expose_the_api_headers(client):
         "x-ratelimit-remaining",
         "x-ratelimit-reset",
     } <= listed(response.headers["Access-Control-Expose-Headers"])
+
+
+def test_responses_expose_the_idempotent_replayed_header(client):
+    response = client.get("/health", headers={"Origin": ALLOWED})
+    assert "idempotent-replayed" in listed(response.headers["Access-Control-Expose-Headers"])
 
 
 def test_error_responses_are_readable_by_allowed_origins(client):
