@@ -52,7 +52,9 @@ def parameter_line(parameter: dict[str, Any]) -> str:
             facts.append(f"{word} {schema[bound]}")
     required = " (required)" if parameter.get("required") else ""
     description = f": {parameter['description']}" if parameter.get("description") else ""
-    return f"- `{parameter['name']}` in {parameter['in']}{required}, {'; '.join(facts)}{description}"
+    return (
+        f"- `{parameter['name']}` in {parameter['in']}{required}, {'; '.join(facts)}{description}"
+    )
 
 
 def operation_section(path: str, method: str, operation: dict[str, Any]) -> list[str]:
