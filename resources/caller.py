@@ -12,13 +12,27 @@ from functools import wraps
 from typing import Any
 
 from flask import g, request
-from flask_jwt_extended import decode_token, get_jwt, verify_jwt_in_request
+from flask_jwt_extended import decode_token, get_jwt, jwt_required, verify_jwt_in_request
 
 from errors import ApiError
 from services.api_keys import verify_api_key
 
 API_KEY_HEADER = "X-API-KEY"
 BEARER = "Bearer "
+# What each guard documents in OpenAPI (web/openapi.py reads `openapi_security` off the guard).
+BEARER_AUTH = [{"bearerAuth": []}]
+BEARER_OR_API_KEY_AUTH = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+
+
+def documented_guard(guard: Callable, security: list[dict[str, list]]) -> Callable:
+    """`guard`, carrying the OpenAPI security requirement it enforces."""
+    guard.openapi_security = security
+    return guard
+
+
+# Resources list these in `method_decorators`.
+access_token_required = documented_guard(jwt_required(), BEARER_AUTH)
+refresh_token_required = documented_guard(jwt_required(refresh=True), BEARER_AUTH)
 
 
 def request_api_key() -> dict[str, Any] | None:
@@ -93,6 +107,9 @@ def jwt_or_api_key_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return guarded
+
+
+documented_guard(jwt_or_api_key_required, BEARER_OR_API_KEY_AUTH)
 
 
 def current_caller() -> dict[str, str]:

@@ -64,15 +64,10 @@ class TemplateList(Resource):
 
     @use_query(LIST_ARGS)
     def get(self, args):
-        """List the catalog's templates.
+        """List templates.
         ---
-        summary: List templates
-        tags: [templates]
-        security: [{bearerAuth: []}, {apiKeyAuth: []}]
         responses:
           200: {description: One page of templates, content: {application/json: {schema: TemplatePage}}}
-          400: {$ref: '#/components/responses/BadRequest'}
-          401: {$ref: '#/components/responses/Unauthorized'}
         """
         page = page_request(args, SORTS)
         found = list_templates(page.query, args["name_prefix"])
@@ -81,11 +76,10 @@ class TemplateList(Resource):
 
     @use_body(TemplateInputSchema())
     def post(self, data):
-        """Add a template to the catalog.
+        """Create a template.
+
+        Adds it to the shared catalog.
         ---
-        summary: Create a template
-        tags: [templates]
-        security: [{bearerAuth: []}, {apiKeyAuth: []}]
         responses:
           201:
             description: The created template
@@ -93,8 +87,6 @@ class TemplateList(Resource):
               Location: {schema: {type: string}}
               ETag: {schema: {type: string}}
             content: {application/json: {schema: TemplateSchema}}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          422: {$ref: '#/components/responses/ValidationError'}
         """
         template = insert_template(build_template_document(data, current_caller()))
         location = url_for("api.template", templateid=template["templateid"])
@@ -103,26 +95,19 @@ class TemplateList(Resource):
 
 class Template(Resource):
     method_decorators = [jwt_or_api_key_required]
+    conditional = True  # ETags and If-Match / If-None-Match (web/conditional.py)
 
     def get(self, templateid: str):
-        """Read one template (from the cache); `If-None-Match` with its ETag answers 304.
+        """Read a template.
+
+        Served from the cache; `If-None-Match` with its ETag answers 304.
         ---
-        summary: Read a template
-        tags: [templates]
-        security: [{bearerAuth: []}, {apiKeyAuth: []}]
-        parameters:
-          - {in: path, name: templateid, required: true, schema: {type: string, format: uuid}}
-          - {in: header, name: If-None-Match, schema: {type: string}}
         responses:
           200:
             description: The template
             headers:
-              ETag: {schema: {type: string}}
               Cache-Control: {schema: {type: string}}
             content: {application/json: {schema: TemplateSchema}}
-          304: {description: Not modified since the ETag given}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          404: {$ref: '#/components/responses/NotFound'}
         """
         found = template_cache.read_template(
             templateid, lambda: find_template(templateid), render_template_object, template_etag
@@ -136,20 +121,12 @@ class Template(Resource):
 
     @use_body(TemplateInputSchema())
     def put(self, data, templateid: str):
-        """Replace a template: fields left out are reset to their defaults.
+        """Replace a template.
+
+        Fields left out are reset to their defaults.
         ---
-        summary: Replace a template
-        tags: [templates]
-        security: [{bearerAuth: []}, {apiKeyAuth: []}]
-        parameters:
-          - {in: path, name: templateid, required: true, schema: {type: string, format: uuid}}
-          - {in: header, name: If-Match, schema: {type: string}}
         responses:
           200: {description: The template, content: {application/json: {schema: TemplateSchema}}}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          404: {$ref: '#/components/responses/NotFound'}
-          412: {$ref: '#/components/responses/PreconditionFailed'}
-          422: {$ref: '#/components/responses/ValidationError'}
         """
         with template_cache.writing(templateid):
             template = replace_template(templateid, data, if_match_versions(templateid))
@@ -157,39 +134,22 @@ class Template(Resource):
 
     @use_body(TemplateInputSchema(partial=True))
     def patch(self, data, templateid: str):
-        """Change some fields of a template.
+        """Update a template.
+
+        Only the given fields change.
         ---
-        summary: Update a template
-        tags: [templates]
-        security: [{bearerAuth: []}, {apiKeyAuth: []}]
-        parameters:
-          - {in: path, name: templateid, required: true, schema: {type: string, format: uuid}}
-          - {in: header, name: If-Match, schema: {type: string}}
         responses:
           200: {description: The template, content: {application/json: {schema: TemplateSchema}}}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          404: {$ref: '#/components/responses/NotFound'}
-          412: {$ref: '#/components/responses/PreconditionFailed'}
-          422: {$ref: '#/components/responses/ValidationError'}
         """
         with template_cache.writing(templateid):
             template = update_template(templateid, data, if_match_versions(templateid))
         return written(template)
 
     def delete(self, templateid: str):
-        """Remove a template from the catalog.
+        """Delete a template.
         ---
-        summary: Delete a template
-        tags: [templates]
-        security: [{bearerAuth: []}, {apiKeyAuth: []}]
-        parameters:
-          - {in: path, name: templateid, required: true, schema: {type: string, format: uuid}}
-          - {in: header, name: If-Match, schema: {type: string}}
         responses:
           204: {description: Deleted}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          404: {$ref: '#/components/responses/NotFound'}
-          412: {$ref: '#/components/responses/PreconditionFailed'}
         """
         with template_cache.writing(templateid):
             delete_template(templateid, if_match_versions(templateid))

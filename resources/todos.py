@@ -10,9 +10,9 @@ from typing import Any
 
 from bson import ObjectId
 from flask import url_for
-from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
+from resources.caller import access_token_required
 from schemas.pagination import sortable
 from schemas.todos import TodoInputSchema, TodoListArgs, render_todo
 from services.tokens import current_claims, current_user_id
@@ -42,19 +42,14 @@ def etag_header(todo: dict[str, Any]) -> dict[str, str]:
 
 
 class TodoList(Resource):
-    method_decorators = [jwt_required()]
+    method_decorators = [access_token_required]
 
     @use_query(LIST_ARGS)
     def get(self, args):
-        """List the caller's todos.
+        """List my todos.
         ---
-        summary: List my todos
-        tags: [todos]
-        security: [{bearerAuth: []}]
         responses:
           200: {description: One page of todos, content: {application/json: {schema: TodoPage}}}
-          400: {$ref: '#/components/responses/BadRequest'}
-          401: {$ref: '#/components/responses/Unauthorized'}
         """
         page = page_request(args, list_sorts(args["title_prefix"]))
         filters = {name: args[name] for name in ("done", "tags", "title_prefix") if name in args}
@@ -64,11 +59,10 @@ class TodoList(Resource):
 
     @use_body(TodoInputSchema())
     def post(self, data):
-        """Create a todo owned by the caller.
+        """Create a todo.
+
+        The caller owns it.
         ---
-        summary: Create a todo
-        tags: [todos]
-        security: [{bearerAuth: []}]
         responses:
           201:
             description: The created todo
@@ -76,8 +70,6 @@ class TodoList(Resource):
               Location: {schema: {type: string}}
               ETag: {schema: {type: string}}
             content: {application/json: {schema: TodoSchema}}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          422: {$ref: '#/components/responses/ValidationError'}
         """
         owner_username = current_claims()["username"]
         todo = insert_todo(build_todo_document(current_user_id(), owner_username, data))
@@ -86,25 +78,18 @@ class TodoList(Resource):
 
 
 class Todo(Resource):
-    method_decorators = [jwt_required()]
+    method_decorators = [access_token_required]
+    conditional = True  # ETags and If-Match / If-None-Match (web/conditional.py)
 
     def get(self, todo_id: ObjectId):
-        """Read one of the caller's todos; `If-None-Match` with its ETag answers 304.
+        """Read a todo.
+
+        `If-None-Match` with its ETag answers 304.
         ---
-        summary: Read a todo
-        tags: [todos]
-        security: [{bearerAuth: []}]
-        parameters:
-          - {in: path, name: todo_id, required: true, schema: {type: string}}
-          - {in: header, name: If-None-Match, schema: {type: string}}
         responses:
           200:
             description: The todo
-            headers: {ETag: {schema: {type: string}}}
             content: {application/json: {schema: TodoSchema}}
-          304: {description: Not modified since the ETag given}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          404: {$ref: '#/components/responses/NotFound'}
         """
         todo = find_todo(current_user_id(), todo_id)
         if todo is None:
@@ -116,46 +101,28 @@ class Todo(Resource):
 
     @use_body(TodoInputSchema())
     def put(self, data, todo_id: ObjectId):
-        """Replace a todo: every writable field; optional ones left out reset to defaults.
+        """Replace a todo.
+
+        Every writable field is set; optional ones left out reset to their defaults.
         ---
-        summary: Replace a todo
-        tags: [todos]
-        security: [{bearerAuth: []}]
-        parameters:
-          - {in: path, name: todo_id, required: true, schema: {type: string}}
-          - {in: header, name: If-Match, schema: {type: string}}
         responses:
           200:
             description: The replaced todo
-            headers: {ETag: {schema: {type: string}}}
             content: {application/json: {schema: TodoSchema}}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          404: {$ref: '#/components/responses/NotFound'}
-          412: {$ref: '#/components/responses/PreconditionFailed'}
-          422: {$ref: '#/components/responses/ValidationError'}
         """
         todo = replace_todo(current_user_id(), todo_id, data, if_match_versions(todo_id))
         return render_todo(todo), 200, etag_header(todo)
 
     @use_body(TodoInputSchema(partial=True))
     def patch(self, changes, todo_id: ObjectId):
-        """Change the given fields of a todo.
+        """Update a todo.
+
+        Only the given fields change.
         ---
-        summary: Update a todo
-        tags: [todos]
-        security: [{bearerAuth: []}]
-        parameters:
-          - {in: path, name: todo_id, required: true, schema: {type: string}}
-          - {in: header, name: If-Match, schema: {type: string}}
         responses:
           200:
             description: The updated todo
-            headers: {ETag: {schema: {type: string}}}
             content: {application/json: {schema: TodoSchema}}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          404: {$ref: '#/components/responses/NotFound'}
-          412: {$ref: '#/components/responses/PreconditionFailed'}
-          422: {$ref: '#/components/responses/ValidationError'}
         """
         todo = update_todo(current_user_id(), todo_id, changes, if_match_versions(todo_id))
         return render_todo(todo), 200, etag_header(todo)
@@ -163,17 +130,8 @@ class Todo(Resource):
     def delete(self, todo_id: ObjectId):
         """Delete a todo.
         ---
-        summary: Delete a todo
-        tags: [todos]
-        security: [{bearerAuth: []}]
-        parameters:
-          - {in: path, name: todo_id, required: true, schema: {type: string}}
-          - {in: header, name: If-Match, schema: {type: string}}
         responses:
           204: {description: Deleted}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          404: {$ref: '#/components/responses/NotFound'}
-          412: {$ref: '#/components/responses/PreconditionFailed'}
         """
         delete_todo(current_user_id(), todo_id, if_match_versions(todo_id))
         return empty_response(204)

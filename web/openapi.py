@@ -15,6 +15,7 @@ elsewhere.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import re
 import threading
@@ -141,22 +142,99 @@ def documented_schemas() -> dict[str, type[Schema]]:
 
 
 class DeclaredInputsPlugin(BasePlugin):
-    """Documents each operation's query parameters and JSON body from what its view method
-    declared (web/parsing.py): the schemas that validate the request are the ones documented."""
+    """Documents what each operation's code already says, so docstrings hold only summaries,
+    descriptions and the responses particular to the operation:
+
+    - query parameters and the JSON body from what the view method declared (web/parsing.py);
+    - the error responses that follow from them: 400 for a query string, 422 for a body, 401 when
+      the operation needs credentials, 404 when its path names a resource;
+    - conditional requests (web/conditional.py): an operation that can answer 412 takes
+      `If-Match`, one that can answer 304 takes `If-None-Match`, and both send an `ETag`.
+    """
 
     def operation_helper(self, path=None, operations=None, view=None, **kwargs: Any) -> None:
         view_class = getattr(view, "view_class", None)
-        if view_class is None:
-            return
         for method, operation in (operations or {}).items():
-            for location, schema in declared_inputs(getattr(view_class, method, None)):
-                if location == "query":
-                    operation.setdefault("parameters", []).append({"in": "query", "schema": schema})
-                else:
-                    operation["requestBody"] = {
-                        "required": True,
-                        "content": {"application/json": {"schema": body_schema_name(schema)}},
-                    }
+            if view_class is not None:
+                self.declared(operation, getattr(view_class, method, None))
+                self.from_resource(operation, method, view_class)
+            operation.setdefault("tags", [path_tag(path or "")])
+            derived_responses(operation, has_path_parameters="{" in (path or ""))
+            conditional_headers(operation)
+
+    @staticmethod
+    def from_resource(operation: dict[str, Any], method: str, view_class: type) -> None:
+        """A summary from the docstring's first line and a description from the paragraph
+        after it; the security its guard decorator documents
+        (`openapi_security` on the decorator); 304 / 412 when the resource is `conditional`."""
+        prose = inspect.getdoc(getattr(view_class, method)) or ""
+        prose = prose.split("---")[0].strip()
+        if prose and "summary" not in operation:
+            summary, _, description = prose.partition("\n\n")
+            operation["summary"] = summary.rstrip(".")
+            if description:
+                operation.setdefault("description", " ".join(description.split()))
+        for decorator in getattr(view_class, "method_decorators", []):
+            if hasattr(decorator, "openapi_security"):
+                operation.setdefault("security", decorator.openapi_security)
+        if getattr(view_class, "conditional", False):
+            responses = operation.setdefault("responses", {})
+            if method == "get":
+                responses.setdefault(304, {"description": "Not modified since the ETag given"})
+            elif method in ("put", "patch", "delete"):
+                responses.setdefault(412, error_ref("PreconditionFailed"))
+
+    @staticmethod
+    def declared(operation: dict[str, Any], method: Any) -> None:
+        for location, schema in declared_inputs(method):
+            if location == "query":
+                operation.setdefault("parameters", []).append({"in": "query", "schema": schema})
+            else:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": body_schema_name(schema)}},
+                }
+
+
+def path_tag(path: str) -> str:
+    """The tag an operation is grouped by: the first segment of its path under the API prefix."""
+    return path.removeprefix(API_PREFIX).strip("/").split("/")[0] or "operations"
+
+
+def error_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def derived_responses(operation: dict[str, Any], has_path_parameters: bool) -> None:
+    responses = operation.setdefault("responses", {})
+    takes_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
+    for applies, status, name in (
+        (takes_query, 400, "BadRequest"),
+        ("security" in operation, 401, "Unauthorized"),
+        (has_path_parameters, 404, "NotFound"),
+        ("requestBody" in operation, 422, "ValidationError"),
+    ):
+        if applies and status not in responses and str(status) not in responses:
+            responses[status] = error_ref(name)
+
+
+ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "The resource's version"}}
+
+
+def conditional_headers(operation: dict[str, Any]) -> None:
+    responses = operation.get("responses", {})
+    statuses = {str(status) for status in responses}
+    parameters = operation.get("parameters", [])
+    for status, header in (("412", "If-Match"), ("304", "If-None-Match")):
+        named = any(isinstance(p, dict) and p.get("name") == header for p in parameters)
+        if status in statuses and not named:
+            parameters.append({"in": "header", "name": header, "schema": {"type": "string"}})
+    if parameters:
+        operation["parameters"] = parameters
+    if statuses & {"412", "304"}:
+        for status, response in responses.items():
+            if str(status).startswith("2") and "content" in response:
+                response.setdefault("headers", {}).update(ETAG_HEADER)
 
 
 def body_schema_name(schema: Schema | type[Schema]) -> str:
