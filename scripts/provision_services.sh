@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Provides the servers that tests/integration and tests/e2e start on their own ports:
-# redis-server (Debian's package) and FerretDB (built once from the Go module proxy, cached).
+# redis-server (Debian's package) and FerretDB (built once from the Go module proxy, cached), and
+# the browser the web client's tests drive: Debian's Chromium.
 #
-# stdout: KEY=VALUE lines for the test run (FERRETDB_BIN, REDIS_SERVER_BIN); everything else
+# stdout: KEY=VALUE lines for the test run (FERRETDB_BIN, REDIS_SERVER_BIN, CHROMIUM_BIN); everything else
 # goes to stderr. A service that cannot be provided is reported with how to install it: with
 # CI=true that fails the run, otherwise its tests are skipped.
 set -euo pipefail
@@ -151,8 +152,32 @@ provide_ferretdb() {
   echo "FERRETDB_BIN=$FERRETDB_CACHED_BIN"
 }
 
+# Playwright drives Debian's Chromium (never `playwright install`, which downloads a browser
+# build of its own). fonts-liberation is only a recommendation of the package, but without any
+# fonts the pages (and docs/web-client.png) render as boxes.
+provide_chromium() {
+  local bin="${CHROMIUM_BIN:-}"
+  if [ -n "$bin" ] && [ -x "$bin" ]; then
+    echo "CHROMIUM_BIN=$bin"
+    return
+  fi
+  bin="$(command -v chromium || true)"
+  if [ -z "$bin" ] && is_root && command -v apt-get >/dev/null; then
+    apt_install chromium fonts-liberation
+    bin="$(command -v chromium || true)"
+  fi
+  if [ -z "$bin" ]; then
+    unavailable "chromium" \
+      "sudo apt-get update && sudo apt-get install -y chromium fonts-liberation   (then run make test again)"
+    return
+  fi
+  log "chromium: $bin ($("$bin" --version 2>/dev/null | head -n1))"
+  echo "CHROMIUM_BIN=$bin"
+}
+
 provide_redis
 provide_ferretdb
+provide_chromium
 if [ "$FAILED" -ne 0 ]; then
   log "CI=true: a service the tests need is missing (see above)."
   exit 1
