@@ -30,7 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     production, unsafe.
     """
     settings = load_config(config)
-    app = Flask(__name__)
+    # No default /static route: the web client's blueprint serves static/ with exact types.
+    app = Flask(__name__, static_folder=None)
     app.config.update(settings)
     app.json.sort_keys = False
     app.url_map.strict_slashes = False

@@ -7,6 +7,7 @@ from flask import Blueprint, Flask
 from errors import ErrorRoutingApi
 from resources import auth, templates, todos, users
 from resources.health import ops
+from resources.web_client import web_client
 
 API_PREFIX = "/api/v1"
 
@@ -18,3 +19,4 @@ def register_resources(app: Flask) -> None:
         module.register(api)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(ops)
+    app.register_blueprint(web_client)
