@@ -58,26 +58,31 @@ apt_install() {  # <package>...
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-provide_redis() {
-  local bin="${REDIS_SERVER_BIN:-}"
+# A program from a Debian package: $<env var> if it names an executable, else <command> on PATH,
+# else (as root) the packages installed with apt-get.
+provide_debian_program() {  # <env var> <command> <package>...
+  local var="$1" name="$2" bin
+  shift 2
+  bin="${!var:-}"
   if [ -n "$bin" ] && [ -x "$bin" ]; then
-    echo "REDIS_SERVER_BIN=$bin"
+    echo "$var=$bin"
     return
   fi
-  bin="$(command -v redis-server || true)"
-  if [ -z "$bin" ]; then
-    if is_root && command -v apt-get >/dev/null; then
-      apt_install redis-server
-      bin="$(command -v redis-server || true)"
-    fi
+  bin="$(command -v "$name" || true)"
+  if [ -z "$bin" ] && is_root && command -v apt-get >/dev/null; then
+    apt_install "$@"
+    bin="$(command -v "$name" || true)"
   fi
   if [ -z "$bin" ]; then
-    unavailable "redis-server" \
-      "sudo apt-get update && sudo apt-get install -y redis-server   (then run make test again)"
+    unavailable "$name" "sudo apt-get update && sudo apt-get install -y $*   (then run make test again)"
     return
   fi
-  log "redis-server: $bin ($("$bin" --version | head -n1))"
-  echo "REDIS_SERVER_BIN=$bin"
+  log "$name: $bin ($("$bin" --version 2>/dev/null | head -n1))"
+  echo "$var=$bin"
+}
+
+provide_redis() {
+  provide_debian_program REDIS_SERVER_BIN redis-server redis-server
 }
 
 ferretdb_usable() {  # <path>: an executable that reports the pinned version
@@ -156,23 +161,7 @@ provide_ferretdb() {
 # build of its own). fonts-liberation is only a recommendation of the package, but without any
 # fonts the pages (and docs/web-client.png) render as boxes.
 provide_chromium() {
-  local bin="${CHROMIUM_BIN:-}"
-  if [ -n "$bin" ] && [ -x "$bin" ]; then
-    echo "CHROMIUM_BIN=$bin"
-    return
-  fi
-  bin="$(command -v chromium || true)"
-  if [ -z "$bin" ] && is_root && command -v apt-get >/dev/null; then
-    apt_install chromium fonts-liberation
-    bin="$(command -v chromium || true)"
-  fi
-  if [ -z "$bin" ]; then
-    unavailable "chromium" \
-      "sudo apt-get update && sudo apt-get install -y chromium fonts-liberation   (then run make test again)"
-    return
-  fi
-  log "chromium: $bin ($("$bin" --version 2>/dev/null | head -n1))"
-  echo "CHROMIUM_BIN=$bin"
+  provide_debian_program CHROMIUM_BIN chromium chromium fonts-liberation
 }
 
 provide_redis
