@@ -250,30 +250,28 @@ def test_keyboard_only_sign_in_and_add_a_todo(live_server, http, page_at):
     page, _ = page_at(live_server)
     keyboard = page.keyboard
 
+    def tab_to(locator) -> None:
+        keyboard.press("Tab")
+        expect(locator).to_be_focused()
+
     # Focus order from the top of the page: skip link, then the sign-in form, field by field.
-    keyboard.press("Tab")
-    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
-    keyboard.press("Tab")
-    expect(page.get_by_role("textbox", name="Username or email")).to_be_focused()
+    tab_to(page.get_by_role("link", name="Skip to content"))
+    tab_to(page.get_by_role("textbox", name="Username or email"))
     keyboard.type("keys")
-    keyboard.press("Tab")
-    expect(page.get_by_role("form", name="Sign in").get_by_label("Password")).to_be_focused()
+    tab_to(page.get_by_role("form", name="Sign in").get_by_label("Password"))
     keyboard.type(PASSWORD)
     keyboard.press("Enter")
 
     # Signed in, focus lands on the view's heading; the next stop is the new-todo field.
     expect(page.get_by_role("heading", name="My todos")).to_be_focused()
-    keyboard.press("Tab")
-    expect(page.get_by_role("textbox", name="New todo")).to_be_focused()
+    tab_to(page.get_by_role("textbox", name="New todo"))
     keyboard.type("Typed without a mouse")
     keyboard.press("Enter")
     done = page.get_by_role("checkbox", name="Typed without a mouse")
     expect(done).to_be_visible()
     # From the emptied field: the Add button, then the new todo's checkbox.
-    keyboard.press("Tab")
-    expect(page.get_by_role("button", name="Add")).to_be_focused()
-    keyboard.press("Tab")
-    expect(done).to_be_focused()
+    tab_to(page.get_by_role("button", name="Add"))
+    tab_to(done)
     keyboard.press("Space")
     expect(done).to_be_checked()
     expect(message(page)).to_have_text("“Typed without a mouse” marked done.")

@@ -22,17 +22,17 @@ from db import get_db
 from services.demo_data import DEMO_PASSWORD, DEMO_TEMPLATES, DEMO_TODOS, DEMO_USERNAME
 
 DEMO_USERS = 25
-DEVELOPMENT = {
-    "APP_ENV": "development",
-    "MONGO_URI": None,
-    "REDIS_URL": None,
-    "SECRET_KEY": "unit-test-secret-key-0123456789abcdef",
-    "JWT_SECRET_KEY": "unit-test-jwt-secret-key-0123456789abcdef",
-    "RATELIMIT_ENABLED": False,
-    "PROMETHEUS_ENABLED": False,
-    "PASSWORD_HASH_PROFILE": "CHEAPEST",
-    "DEMO_USERS": DEMO_USERS,
-}
+
+
+@pytest.fixture
+def development(app_config) -> dict[str, Any]:
+    """The unit tests' settings, but in development (on the stand-ins, as `make run`)."""
+    return {
+        **app_config,
+        "APP_ENV": "development",
+        "PASSWORD_HASH_PROFILE": "CHEAPEST",
+        "DEMO_USERS": DEMO_USERS,
+    }
 
 
 class FlaskCommandLine:
@@ -72,8 +72,8 @@ def counts(app: Flask) -> tuple[int, int, int]:
         return tuple(db[name].count_documents({}) for name in ("users", "todos", "templates"))
 
 
-def test_flask_run_on_the_stand_ins_seeds_demo_data_and_prints_the_login(flask_cli):
-    result = flask_cli.invoke(DEVELOPMENT, "run", "--host", "127.0.0.1", "--port", "5123")
+def test_flask_run_on_the_stand_ins_seeds_demo_data_and_prints_the_login(flask_cli, development):
+    result = flask_cli.invoke(development, "run", "--host", "127.0.0.1", "--port", "5123")
 
     app = flask_cli.served
     assert counts(app) == (DEMO_USERS + 1, len(DEMO_TODOS), len(DEMO_TEMPLATES))
@@ -90,13 +90,15 @@ def test_flask_run_on_the_stand_ins_seeds_demo_data_and_prints_the_login(flask_c
     assert directory["meta"]["total"] == DEMO_USERS + 1
 
 
-def test_the_reloaders_serving_process_seeds_but_its_watcher_does_not(flask_cli, monkeypatch):
-    watcher = flask_cli.invoke(DEVELOPMENT, "run", "--reload")
+def test_the_reloaders_serving_process_seeds_but_its_watcher_does_not(
+    flask_cli, monkeypatch, development
+):
+    watcher = flask_cli.invoke(development, "run", "--reload")
     assert "Demo data" not in watcher.output
     assert counts(flask_cli.loaded[-1]) == (0, 0, 0)
 
     monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")  # what the reloader sets in the server process
-    served = flask_cli.invoke(DEVELOPMENT, "run", "--reload")
+    served = flask_cli.invoke(development, "run", "--reload")
     assert "Demo data" in served.output
     assert counts(flask_cli.served)[0] == DEMO_USERS + 1
 
@@ -108,8 +110,8 @@ def test_the_reloaders_serving_process_seeds_but_its_watcher_does_not(flask_cli,
         pytest.param({"DEMO_USERS": 0}, id="DEMO_USERS=0"),
     ],
 )
-def test_flask_run_seeds_nothing_when_not_wanted(flask_cli, settings):
-    result = flask_cli.invoke({**DEVELOPMENT, **settings}, "run")
+def test_flask_run_seeds_nothing_when_not_wanted(flask_cli, settings, development):
+    result = flask_cli.invoke({**development, **settings}, "run")
     assert counts(flask_cli.served) == (0, 0, 0)
     assert "Demo data" not in result.output
 
@@ -121,26 +123,26 @@ def test_flask_run_seeds_nothing_when_not_wanted(flask_cli, settings):
         pytest.param({"REDIS_URL": "redis://127.0.0.1:1/0"}, id="REDIS_URL"),
     ],
 )
-def test_flask_run_never_seeds_a_real_server(flask_cli, monkeypatch, server):
+def test_flask_run_never_seeds_a_real_server(flask_cli, monkeypatch, server, development):
     seeded = []
     monkeypatch.setattr(app_module, "seed_demo_data", seeded.append)
-    result = flask_cli.invoke({**DEVELOPMENT, **server}, "run")
+    result = flask_cli.invoke({**development, **server}, "run")
     flask_cli.served.extensions["mongo_client"].close()
     assert seeded == []
     assert "Demo data" not in result.output
 
 
 @pytest.mark.parametrize("command", [["routes"], ["users", "--help"], ["db", "init"]])
-def test_other_cli_commands_seed_nothing(flask_cli, command):
-    result = flask_cli.invoke(DEVELOPMENT, *command)
+def test_other_cli_commands_seed_nothing(flask_cli, command, development):
+    result = flask_cli.invoke(development, *command)
     assert flask_cli.loaded, "the command loaded the app"
     assert counts(flask_cli.loaded[-1])[0] == 0
     assert "Demo data" not in result.output
 
 
-def test_an_app_built_outside_flask_run_seeds_nothing():
+def test_an_app_built_outside_flask_run_seeds_nothing(development):
     """uwsgi, scripts and tests build the app with create_app() directly."""
-    assert counts(create_app(DEVELOPMENT)) == (0, 0, 0)
+    assert counts(create_app(development)) == (0, 0, 0)
 
 
 def test_demo_users_defaults_to_1000_and_0_turns_it_off():
