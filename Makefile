@@ -24,7 +24,7 @@ SERVICES_ENV := $(VENV)/services.env
 
 help:
 	@echo "make run        run the API locally with embedded MongoDB/Redis stand-ins (http://$(HOST):$(PORT))"
-	@echo "make test       install dev deps, provision redis-server + FerretDB + newman, run pytest"
+	@echo "make test       install dev deps, provision redis-server + FerretDB + Chromium + newman, run pytest"
 	@echo "make lint       ruff check + ruff format --check + import-linter (the layers)"
 	@echo "make format     ruff format + ruff check --fix"
 	@echo "make bench      python bench/users_search.py"
@@ -42,11 +42,11 @@ $(DEV_STAMP): requirements.txt requirements-embedded.txt requirements-dev.txt | 
 	touch $@ $(EMBEDDED_STAMP)
 
 run: $(EMBEDDED_STAMP)
-	@echo "API:  http://$(HOST):$(PORT)"
-	@echo "Docs: http://$(HOST):$(PORT)/docs"
+	@echo "Web client: http://$(HOST):$(PORT)/"
+	@echo "API docs:   http://$(HOST):$(PORT)/docs"
 	$(BIN)/flask --app run run --host $(HOST) --port $(PORT)
 
-# KEY=VALUE lines (FERRETDB_BIN, REDIS_SERVER_BIN) for pytest; re-checked on every run (fast
+# KEY=VALUE lines (FERRETDB_BIN, REDIS_SERVER_BIN, CHROMIUM_BIN) for pytest; re-checked on every run (fast
 # once the binaries exist).
 services:
 	bash scripts/provision_services.sh > $(SERVICES_ENV).tmp

@@ -6,7 +6,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import click
 from flask import Flask
+from flask.cli import get_debug_flag, run_command
+from werkzeug.serving import is_running_from_reloader
 
 import blacklist
 import cli
@@ -16,6 +19,8 @@ from config import load_config
 from extensions import init_extensions
 from observability import error_reporting, metrics, request_log
 from resources import register_resources
+from services.demo_data import DEMO_PASSWORD, DEMO_USERNAME, demo_data_wanted, seed_demo_data
+from services.seeding import SEED_PASSWORD
 from web import openapi
 from web.converters import ObjectIdConverter, UUID4Converter
 from web.parsing import require_json_bodies
@@ -30,7 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     production, unsafe.
     """
     settings = load_config(config)
-    app = Flask(__name__)
+    # No default /static route: the web client's blueprint serves static/ with exact types.
+    app = Flask(__name__, static_folder=None)
     app.config.update(settings)
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
@@ -50,5 +56,33 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_resources(app)
     openapi.init_app(app)
     cli.init_app(app)
+    seed_demo_data_for_flask_run(app)
     log.info("app ready (APP_ENV=%s)", app.config["APP_ENV"])
     return app
+
+
+def flask_run_address() -> str | None:
+    """`http://host:port` when Flask's own `run` command is loading the app to serve it; None
+    under uwsgi, in tests, for every other CLI command, and in the reloader's watcher process
+    (which loads the app but never serves it)."""
+    context = click.get_current_context(silent=True)
+    if context is None or context.command is not run_command:
+        return None
+    reload = context.params.get("reload")
+    if (get_debug_flag() if reload is None else reload) and not is_running_from_reloader():
+        return None
+    return f"http://{context.params['host']}:{context.params['port']}"
+
+
+def seed_demo_data_for_flask_run(app: Flask) -> None:
+    """Give `make run` on the in-memory stand-ins something to look at (services/demo_data.py)."""
+    address = flask_run_address()
+    if address is None or not demo_data_wanted(app.config):
+        return
+    with app.app_context():
+        report = seed_demo_data(app.config["DEMO_USERS"])
+    click.echo(
+        f"Demo data (in memory): sign in at {address}/ as {DEMO_USERNAME} / {DEMO_PASSWORD}; "
+        f"{report.users:,} users (the fake ones' password is {SEED_PASSWORD!r}), "
+        f"{report.todos} todos, {report.templates} templates. DEMO_USERS=0 turns this off."
+    )

@@ -112,6 +112,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "PROMETHEUS_ENABLED": _bool(raw, "PROMETHEUS_ENABLED", True),
         "SENTRY_DSN": _text(raw, "SENTRY_DSN"),
         "MAX_CONTENT_LENGTH": _int(raw, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        # Fake users seeded for `make run` on the in-memory stand-ins (services/demo_data.py).
+        "DEMO_USERS": _int(raw, "DEMO_USERS", 1000, minimum=0),
         "PASSWORD_HASH_PROFILE": _text(
             raw,
             "PASSWORD_HASH_PROFILE",

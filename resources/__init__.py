@@ -8,6 +8,7 @@ from errors import ErrorRoutingApi
 from resources import auth, templates, todos, users
 from resources.caller import rate_limit_identity
 from resources.health import ops
+from resources.web_client import web_client
 from web import API_PREFIX
 
 
@@ -19,3 +20,4 @@ def register_resources(app: Flask) -> None:
         module.register(api)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(ops)
+    app.register_blueprint(web_client)

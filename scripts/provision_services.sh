@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Provides the servers that tests/integration and tests/e2e start on their own ports:
-# redis-server (Debian's package) and FerretDB (built once from the Go module proxy, cached).
+# redis-server (Debian's package) and FerretDB (built once from the Go module proxy, cached), and
+# the browser the web client's tests drive: Debian's Chromium.
 #
-# stdout: KEY=VALUE lines for the test run (FERRETDB_BIN, REDIS_SERVER_BIN); everything else
+# stdout: KEY=VALUE lines for the test run (FERRETDB_BIN, REDIS_SERVER_BIN, CHROMIUM_BIN); everything else
 # goes to stderr. A service that cannot be provided is reported with how to install it: with
 # CI=true that fails the run, otherwise its tests are skipped.
 set -euo pipefail
@@ -57,26 +58,31 @@ apt_install() {  # <package>...
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-provide_redis() {
-  local bin="${REDIS_SERVER_BIN:-}"
+# A program from a Debian package: $<env var> if it names an executable, else <command> on PATH,
+# else (as root) the packages installed with apt-get.
+provide_debian_program() {  # <env var> <command> <package>...
+  local var="$1" name="$2" bin
+  shift 2
+  bin="${!var:-}"
   if [ -n "$bin" ] && [ -x "$bin" ]; then
-    echo "REDIS_SERVER_BIN=$bin"
+    echo "$var=$bin"
     return
   fi
-  bin="$(command -v redis-server || true)"
-  if [ -z "$bin" ]; then
-    if is_root && command -v apt-get >/dev/null; then
-      apt_install redis-server
-      bin="$(command -v redis-server || true)"
-    fi
+  bin="$(command -v "$name" || true)"
+  if [ -z "$bin" ] && is_root && command -v apt-get >/dev/null; then
+    apt_install "$@"
+    bin="$(command -v "$name" || true)"
   fi
   if [ -z "$bin" ]; then
-    unavailable "redis-server" \
-      "sudo apt-get update && sudo apt-get install -y redis-server   (then run make test again)"
+    unavailable "$name" "sudo apt-get update && sudo apt-get install -y $*   (then run make test again)"
     return
   fi
-  log "redis-server: $bin ($("$bin" --version | head -n1))"
-  echo "REDIS_SERVER_BIN=$bin"
+  log "$name: $bin ($("$bin" --version 2>/dev/null | head -n1))"
+  echo "$var=$bin"
+}
+
+provide_redis() {
+  provide_debian_program REDIS_SERVER_BIN redis-server redis-server
 }
 
 ferretdb_usable() {  # <path>: an executable that reports the pinned version
@@ -151,8 +157,16 @@ provide_ferretdb() {
   echo "FERRETDB_BIN=$FERRETDB_CACHED_BIN"
 }
 
+# Playwright drives Debian's Chromium (never `playwright install`, which downloads a browser
+# build of its own). fonts-liberation is only a recommendation of the package, but without any
+# fonts the pages (and docs/web-client.png) render as boxes.
+provide_chromium() {
+  provide_debian_program CHROMIUM_BIN chromium chromium fonts-liberation
+}
+
 provide_redis
 provide_ferretdb
+provide_chromium
 if [ "$FAILED" -ne 0 ]; then
   log "CI=true: a service the tests need is missing (see above)."
   exit 1
