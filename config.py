@@ -87,6 +87,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     redis_url = _text(raw, "REDIS_URL")
     default_limit = _int(raw, "DEFAULT_RATE_LIMIT", 100)
     login_limit = _int(raw, "LOGIN_RATE_LIMIT", 10)
+    login_account_limit = _int(raw, "LOGIN_ACCOUNT_RATE_LIMIT", 100)
+    login_address_limit = _int(raw, "LOGIN_ADDRESS_RATE_LIMIT", 30)
+    register_limit = _int(raw, "REGISTER_RATE_LIMIT", 10)
     cors_origins = [o.strip() for o in (_text(raw, "CORS_ORIGINS", "") or "").split(",")]
 
     config: dict[str, Any] = {
@@ -103,6 +106,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "DEFAULT_RATE_LIMIT": default_limit,
         "LOGIN_RATE_LIMIT": login_limit,
+        "LOGIN_ACCOUNT_RATE_LIMIT": login_account_limit,
+        "LOGIN_ADDRESS_RATE_LIMIT": login_address_limit,
+        "REGISTER_RATE_LIMIT": register_limit,
         "RATELIMIT_ENABLED": _bool(raw, "RATELIMIT_ENABLED", True),
         "CORS_ORIGINS": [o for o in cors_origins if o],
         "LOG_LEVEL": (_text(raw, "LOG_LEVEL", "INFO") or "INFO").upper(),

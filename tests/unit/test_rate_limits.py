@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import flask_limiter._extension
-import limits.storage.memory
 import pytest
 from bson import ObjectId
 
@@ -35,27 +33,6 @@ def headers(user, auth_headers):
 def key_headers(app):
     with app.app_context():
         return {"X-API-KEY": create_api_key("ci-bot")[1]}
-
-
-class FakeClock:
-    """Stands in for the `time` module of the limiter and its in-memory storage."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def time(self) -> float:
-        return self.now
-
-    def __getattr__(self, name: str):
-        return getattr(time, name)
-
-
-@pytest.fixture
-def clock(monkeypatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(limits.storage.memory, "time", fake)
-    monkeypatch.setattr(flask_limiter._extension, "time", fake)
-    return fake
 
 
 def spend(client, count: int, **kwargs) -> list[int]:
