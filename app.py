@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import blacklist
 import cli
@@ -36,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["uuid4"] = UUID4Converter
+    trust_proxies(app)
 
     error_reporting.init_app(app)
     # First of the request hooks, so requests refused by the later ones (415, 429) are timed too.
@@ -52,3 +54,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     log.info("app ready (APP_ENV=%s)", app.config["APP_ENV"])
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_HOPS proxies (Heroku's router: 1), take the client's address and scheme
+    from the last that many X-Forwarded-* values: the ones those proxies appended. Values further
+    left are whatever the client sent, so they are never trusted; with 0 the headers are ignored.
+    """
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)

@@ -115,6 +115,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "PORT": _int(raw, "PORT", 5000),
         "PROMETHEUS_ENABLED": _bool(raw, "PROMETHEUS_ENABLED", True),
         "SENTRY_DSN": _text(raw, "SENTRY_DSN"),
+        # Proxies in front of the app that append to X-Forwarded-For (Heroku's router: 1).
+        "TRUSTED_PROXY_HOPS": _int(raw, "TRUSTED_PROXY_HOPS", 0, minimum=0),
         "MAX_CONTENT_LENGTH": _int(raw, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "PASSWORD_HASH_PROFILE": _text(
             raw,
