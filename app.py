@@ -18,7 +18,7 @@ from extensions import init_extensions
 from observability import error_reporting, metrics, request_log
 from resources import register_resources
 from schemas.base import require_json_bodies
-from web import openapi
+from web import openapi, security_headers
 from web.converters import ObjectIdConverter, UUID4Converter
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # First of the request hooks, so requests refused by the later ones (415, 429) are timed too.
     metrics.init_app(app)
     request_log.init_app(app)
+    security_headers.init_app(app)
     errors.init_app(app)
     db.init_app(app)
     init_extensions(app)
