@@ -117,6 +117,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "SENTRY_DSN": _text(raw, "SENTRY_DSN"),
         # Proxies in front of the app that append to X-Forwarded-For (Heroku's router: 1).
         "TRUSTED_PROXY_HOPS": _int(raw, "TRUSTED_PROXY_HOPS", 0, minimum=0),
+        # Bearer token /metrics asks for; in production /metrics is closed without one.
+        "METRICS_TOKEN": _text(raw, "METRICS_TOKEN"),
         "MAX_CONTENT_LENGTH": _int(raw, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "PASSWORD_HASH_PROFILE": _text(
             raw,
@@ -145,11 +147,10 @@ def refuse_development_defaults(config: Mapping[str, Any]) -> None:
         value = config.get(name)
         if not value or value == dev_default:
             raise ConfigError(f"APP_ENV=production refuses to start: {name} is unset")
-        if len(value) < MIN_SECRET_LENGTH:
-            raise ConfigError(
-                f"APP_ENV=production refuses to start: {name} is shorter than "
-                f"{MIN_SECRET_LENGTH} characters"
-            )
+        refuse_short_secret(name, value)
+    # /metrics is never rate limited, so a short token could be guessed online.
+    if config.get("METRICS_TOKEN"):
+        refuse_short_secret("METRICS_TOKEN", config["METRICS_TOKEN"])
     if config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
         raise ConfigError("APP_ENV=production refuses to start: PASSWORD_HASH_PROFILE is CHEAPEST")
     for name in ("MONGO_URI", "REDIS_URL"):
@@ -158,3 +159,11 @@ def refuse_development_defaults(config: Mapping[str, Any]) -> None:
                 f"APP_ENV=production refuses to start: {name} is unset, "
                 "so the app would run on an in-memory stand-in"
             )
+
+
+def refuse_short_secret(name: str, value: str) -> None:
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"APP_ENV=production refuses to start: {name} is shorter than "
+            f"{MIN_SECRET_LENGTH} characters"
+        )
