@@ -10,9 +10,9 @@ from flask_restful import Resource
 
 import blacklist
 from errors import ApiError
+from resources.auth_throttle import LOGIN_LIMITS, REGISTER_LIMITS
 from schemas.base import parse_body
 from schemas.users import LoginSchema, RegisterSchema, render_user
-from services.auth_throttle import LOGIN_LIMITS, REGISTER_LIMITS
 from services.passwords import hash_password, needs_rehash, verify_password
 from services.tokens import issue_token_pair
 from stores.users import build_user_document, find_user_by_login, insert_user, update_user

@@ -1,5 +1,8 @@
 """Throttling of the two endpoints anyone may call: login (failed attempts) and registration.
 
+The limits' keys are read off the request before the views run (as the API-wide limit's identity
+is), which is why this lives with the resources.
+
 Both are Flask-Limiter limits on the app's limiter, so they count in its storage (Redis: shared by
 every worker and dyno), answer 429 in the error shape with the same headers as every other limit,
 and are off with RATELIMIT_ENABLED=false.
@@ -54,18 +57,34 @@ def attempted_account() -> str:
 
 
 def attempted_login() -> str | None:
-    body = request.get_json(silent=True)
+    """The body's `username` if it is a string. This runs before the view validates the body, so
+    it must not fail on what the view will refuse: unparsable JSON or JSON nested too deep to
+    parse (the view's 400) names no account."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        return None
     login = body.get("username") if isinstance(body, dict) else None
     return login if isinstance(login, str) else None
 
 
 def account_key(login: str | None) -> str:
-    if login is None:
-        return NO_LOGIN
+    if login is None or not is_valid_unicode(login):
+        return NO_LOGIN  # the view answers 400 or 422, which is never charged
     user = find_user_by_login(login) if len(login) <= LONGEST_LOGIN else None
     if user is not None:
         return f"user:{user['_id']}"
     return f"login:{hashlib.sha256(login.lower().encode()).hexdigest()}"
+
+
+def is_valid_unicode(text: str) -> bool:
+    """False for a string holding a lone surrogate (JSON's `"\\ud800"`), which neither MongoDB
+    nor a hash can take."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def account_and_address() -> str:
