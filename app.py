@@ -9,6 +9,7 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import get_debug_flag, run_command
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import is_running_from_reloader
 
 import blacklist
@@ -21,7 +22,7 @@ from observability import error_reporting, metrics, request_log
 from resources import register_resources
 from services.demo_data import DEMO_PASSWORD, DEMO_USERNAME, demo_data_wanted, seed_demo_data
 from services.seeding import SEED_PASSWORD
-from web import openapi
+from web import openapi, security_headers
 from web.converters import ObjectIdConverter, UUID4Converter
 from web.parsing import require_json_bodies
 
@@ -42,11 +43,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["uuid4"] = UUID4Converter
+    trust_proxies(app)
 
     error_reporting.init_app(app)
     # First of the request hooks, so requests refused by the later ones (415, 429) are timed too.
     metrics.init_app(app)
     request_log.init_app(app)
+    security_headers.init_app(app)
     errors.init_app(app)
     db.init_app(app)
     init_extensions(app)
@@ -86,3 +89,13 @@ def seed_demo_data_for_flask_run(app: Flask) -> None:
         f"{report.users:,} users (the fake ones' password is {SEED_PASSWORD!r}), "
         f"{report.todos} todos, {report.templates} templates. DEMO_USERS=0 turns this off."
     )
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_HOPS proxies (Heroku's router: 1), take the client's address and scheme
+    from the last that many X-Forwarded-* values: the ones those proxies appended. Values further
+    left are whatever the client sent, so they are never trusted; with 0 the headers are ignored.
+    """
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)

@@ -89,6 +89,9 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     redis_url = _text(raw, "REDIS_URL")
     default_limit = _int(raw, "DEFAULT_RATE_LIMIT", 100)
     login_limit = _int(raw, "LOGIN_RATE_LIMIT", 10)
+    login_account_limit = _int(raw, "LOGIN_ACCOUNT_RATE_LIMIT", 100)
+    login_address_limit = _int(raw, "LOGIN_ADDRESS_RATE_LIMIT", 30)
+    register_limit = _int(raw, "REGISTER_RATE_LIMIT", 10)
     cors_origins = [o.strip() for o in (_text(raw, "CORS_ORIGINS", "") or "").split(",")]
 
     config: dict[str, Any] = {
@@ -105,12 +108,19 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "DEFAULT_RATE_LIMIT": default_limit,
         "LOGIN_RATE_LIMIT": login_limit,
+        "LOGIN_ACCOUNT_RATE_LIMIT": login_account_limit,
+        "LOGIN_ADDRESS_RATE_LIMIT": login_address_limit,
+        "REGISTER_RATE_LIMIT": register_limit,
         "RATELIMIT_ENABLED": _bool(raw, "RATELIMIT_ENABLED", True),
         "CORS_ORIGINS": [o for o in cors_origins if o],
         "LOG_LEVEL": (_text(raw, "LOG_LEVEL", "INFO") or "INFO").upper(),
         "PORT": _int(raw, "PORT", 5000),
         "PROMETHEUS_ENABLED": _bool(raw, "PROMETHEUS_ENABLED", True),
         "SENTRY_DSN": _text(raw, "SENTRY_DSN"),
+        # Proxies in front of the app that append to X-Forwarded-For (Heroku's router: 1).
+        "TRUSTED_PROXY_HOPS": _int(raw, "TRUSTED_PROXY_HOPS", 0, minimum=0),
+        # Bearer token /metrics asks for; in production /metrics is closed without one.
+        "METRICS_TOKEN": _text(raw, "METRICS_TOKEN"),
         "MAX_CONTENT_LENGTH": _int(raw, "MAX_CONTENT_LENGTH", 1024 * 1024),
         # Fake users seeded for `make run` on the in-memory stand-ins (services/demo_data.py).
         "DEMO_USERS": _int(raw, "DEMO_USERS", 1000, minimum=0),
@@ -144,11 +154,10 @@ def refuse_development_defaults(config: Mapping[str, Any]) -> None:
         value = config.get(name)
         if not value or value == dev_default:
             raise ConfigError(f"APP_ENV=production refuses to start: {name} is unset")
-        if len(value) < MIN_SECRET_LENGTH:
-            raise ConfigError(
-                f"APP_ENV=production refuses to start: {name} is shorter than "
-                f"{MIN_SECRET_LENGTH} characters"
-            )
+        refuse_short_secret(name, value)
+    # /metrics is never rate limited, so a short token could be guessed online.
+    if config.get("METRICS_TOKEN"):
+        refuse_short_secret("METRICS_TOKEN", config["METRICS_TOKEN"])
     if config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
         raise ConfigError("APP_ENV=production refuses to start: PASSWORD_HASH_PROFILE is CHEAPEST")
     for name in ("MONGO_URI", "REDIS_URL"):
@@ -157,3 +166,11 @@ def refuse_development_defaults(config: Mapping[str, Any]) -> None:
                 f"APP_ENV=production refuses to start: {name} is unset, "
                 "so the app would run on an in-memory stand-in"
             )
+
+
+def refuse_short_secret(name: str, value: str) -> None:
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"APP_ENV=production refuses to start: {name} is shorter than "
+            f"{MIN_SECRET_LENGTH} characters"
+        )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app, request
+from flask import current_app
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_restful import Resource
 
 import blacklist
 from errors import ApiError
-from extensions import limiter
+from resources.auth_throttle import LOGIN_LIMITS, REGISTER_LIMITS
 from schemas.users import LoginSchema, RegisterSchema, render_user
 from services.passwords import hash_password, needs_rehash, verify_password
 from services.tokens import issue_token_pair
@@ -19,22 +19,9 @@ from web.conditional import empty_response
 from web.parsing import use_body
 
 
-def _login_limit() -> str:
-    return f"{current_app.config['LOGIN_RATE_LIMIT']} per minute"
-
-
-def _login_ip() -> str:
-    return f"login-ip:{request.remote_addr or 'unknown'}"
-
-
-def _login_username() -> str:
-    """The attempted username, normalised, so guessing one account is slowed from any IP."""
-    body = request.get_json(silent=True)
-    username = body.get("username") if isinstance(body, dict) else None
-    return f"login-user:{str(username)[:254].lower()}" if isinstance(username, str) else _login_ip()
-
-
 class Register(Resource):
+    decorators = REGISTER_LIMITS
+
     @use_body(RegisterSchema())
     def post(self, data):
         """Create an account.
@@ -48,6 +35,7 @@ class Register(Resource):
             content: {application/json: {schema: UserSchema}}
           409: {$ref: '#/components/responses/Conflict'}
           422: {$ref: '#/components/responses/ValidationError'}
+          429: {$ref: '#/components/responses/RateLimited'}
         """
         user = insert_user(
             build_user_document(
@@ -59,11 +47,8 @@ class Register(Resource):
 
 
 class Login(Resource):
-    # Stricter than the API-wide limit: per client IP and per attempted username.
-    decorators = [
-        limiter.limit(_login_limit, key_func=_login_ip, override_defaults=False),
-        limiter.limit(_login_limit, key_func=_login_username, override_defaults=False),
-    ]
+    # Budgets of failed attempts per account and address, per account, per address.
+    decorators = LOGIN_LIMITS
 
     @use_body(LoginSchema())
     def post(self, data):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import flask_limiter._extension
+import limits.storage.memory
 import pytest
 
 from app import create_app
@@ -82,3 +86,25 @@ def user(make_user):
 @pytest.fixture
 def admin(make_user):
     return make_user("admin1", role="admin")[0]
+
+
+class FakeClock:
+    """Stands in for the `time` module of the rate limiter and its in-memory storage."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+@pytest.fixture
+def limiter_clock(monkeypatch) -> FakeClock:
+    """The rate limiter's clock, moved by hand (`clock.now += 61`) to pass a window."""
+    fake = FakeClock()
+    monkeypatch.setattr(limits.storage.memory, "time", fake)
+    monkeypatch.setattr(flask_limiter._extension, "time", fake)
+    return fake

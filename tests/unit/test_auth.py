@@ -239,7 +239,14 @@ def test_password_is_rehashed_when_parameters_change(client, app, registered, mo
 class TestLoginRateLimit:
     @pytest.fixture
     def app_config(self, app_config):
-        return {**app_config, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": 3}
+        # Every budget at 3: the first test spends the account's, the second the address's.
+        return {
+            **app_config,
+            "RATELIMIT_ENABLED": True,
+            "LOGIN_RATE_LIMIT": 3,
+            "LOGIN_ACCOUNT_RATE_LIMIT": 3,
+            "LOGIN_ADDRESS_RATE_LIMIT": 3,
+        }
 
     @staticmethod
     def login_from(client, ip: str, username: str, password: str = "wrong-one"):
