@@ -37,7 +37,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -132,7 +131,9 @@ def _grace_seconds() -> int:
 
 def _within_grace(session: Mapping[str, Any]) -> bool:
     rotated = session["rotated"]
-    return rotated is not None and utcnow() - rotated < timedelta(seconds=_grace_seconds())
+    return (
+        rotated is not None and utcnow() - rotated < current_app.config["JWT_REFRESH_REUSE_GRACE"]
+    )
 
 
 def revoke_login(session_id: str, why: str) -> None:
