@@ -8,15 +8,17 @@ from flask.cli import AppGroup, with_appcontext
 from marshmallow import ValidationError
 from tqdm import tqdm
 
-from core.clock import format_timestamp
+from core.clock import format_timestamp, utcnow
 from core.roles import ADMIN
 from db import ensure_indexes, get_db
 from schemas.users import RegisterSchema
+from services.accounts import finish_interrupted_deletions
 from services.api_keys import create_api_key, key_id_of
 from services.passwords import hash_password
 from services.seeding import DEFAULT_BATCH, MAX_BATCH, SEED_PASSWORD, seed_users
 from stores.api_keys import list_api_keys, revoke_api_key
 from stores.exceptions import Conflict
+from stores.sessions import delete_expired_sessions
 from stores.users import build_user_document, insert_user
 
 # AppGroup runs every command inside the app context.
@@ -25,10 +27,25 @@ users_cli = AppGroup("users", help="User accounts.")
 apikeys_cli = AppGroup("apikeys", help="API keys for machine clients of the templates API.")
 
 
-@db_cli.command("init", help="Create every index the queries rely on (idempotent).")
+@db_cli.command("init", help="Create every index the queries rely on (idempotent); clean up.")
 def init_db() -> None:
     names = ensure_indexes(get_db())
     click.echo(f"indexes ready: {', '.join(sorted(names))}")
+    _clean_up()
+
+
+@db_cli.command(
+    "cleanup", help="Remove ended login sessions; finish interrupted account deletions."
+)
+def clean_up_db() -> None:
+    _clean_up()
+
+
+def _clean_up() -> None:
+    # FerretDB 1.24 has no TTL indexes: ended sessions go here (run by every release's db init).
+    removed = delete_expired_sessions(utcnow())
+    finished = finish_interrupted_deletions()
+    click.echo(f"removed {removed} ended sessions; finished {finished} account deletions")
 
 
 @users_cli.command("create-admin", help="Create an admin account (password prompted if omitted).")

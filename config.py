@@ -103,6 +103,12 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(
             seconds=_int(raw, "JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600)
         ),
+        # A login's absolute lifetime: refreshing never extends it (services/sessions.py).
+        "JWT_SESSION_MAX_AGE": timedelta(seconds=_int(raw, "JWT_SESSION_MAX_AGE", 30 * 24 * 3600)),
+        # How long a just-rotated refresh token still answers its successor pair (0: never).
+        "JWT_REFRESH_REUSE_GRACE": timedelta(
+            seconds=_int(raw, "JWT_REFRESH_REUSE_GRACE", 10, minimum=0)
+        ),
         "MONGO_URI": mongo_uri,
         "MONGO_DB_NAME": _database_name(mongo_uri),
         "REDIS_URL": redis_url,

@@ -85,6 +85,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("name_lc", ASCENDING), ("_id", ASCENDING)], name="name_lc_id"),
         IndexModel([("created", ASCENDING), ("_id", ASCENDING)], name="created_id"),
     ],
+    "sessions": [
+        # Ending or removing every login of one user (password or role change, deletion).
+        IndexModel([("user_id", ASCENDING)], name="user_id"),
+        # `db cleanup` removes ended sessions (FerretDB 1.24 has no TTL indexes).
+        IndexModel([("expires", ASCENDING)], name="expires"),
+    ],
     "api_keys": [
         # Verifying a key is one lookup by the hash of what the client sent.
         IndexModel([("key_hash", ASCENDING)], name="key_hash_unique", unique=True),

@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from extensions import jwt
+from services.exceptions import RefreshInProgress, SessionRevoked
 from stores.exceptions import Busy, Conflict, NotFound, Stale
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,21 @@ def _render_busy(error: Busy):
     )
 
 
+def _render_session_revoked(error: SessionRevoked):
+    return error_response(401, "token_revoked", "The token has been revoked.")
+
+
+def _render_refresh_in_progress(error: RefreshInProgress):
+    # The first exchange takes milliseconds: retry in a second, well within the reuse grace.
+    g.retry_after = "1"
+    return error_response(
+        409,
+        "request_in_progress",
+        "This refresh token is being exchanged by another request; retry for the same pair.",
+        headers={"Retry-After": g.retry_after},
+    )
+
+
 def _render_mongo_down(error: Exception):
     log.warning("mongodb unavailable: %s", type(error).__name__)
     return _render_api_error(ServiceUnavailable("mongodb"))
@@ -217,6 +233,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Stale, _render_stale)
     app.register_error_handler(Conflict, _render_conflict)
     app.register_error_handler(Busy, _render_busy)
+    app.register_error_handler(SessionRevoked, _render_session_revoked)
+    app.register_error_handler(RefreshInProgress, _render_refresh_in_progress)
     app.register_error_handler(pymongo.errors.DuplicateKeyError, _render_duplicate_key)
     app.register_error_handler(pymongo.errors.ConnectionFailure, _render_mongo_down)
     app.register_error_handler(redis.exceptions.ConnectionError, _render_redis_down)

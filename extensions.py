@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_caching import Cache
 from flask_compress import Compress
 from flask_cors import CORS
@@ -59,8 +59,13 @@ def api_wide_rate_limit() -> str:
 
 def retry_after_only_on_refusals(response):
     """Flask-Limiter sends Retry-After with every response; it means something only on a 429 or
-    503, and clients reading it on a 200 would wait for nothing."""
-    if response.status_code not in (429, 503):
+    503, and clients reading it on a 200 would wait for nothing. An error that asked for its own
+    (`g.retry_after`, e.g. a 409 `request_in_progress`) gets exactly that, not the limiter's
+    window reset."""
+    own = g.get("retry_after")
+    if own is not None:
+        response.headers["Retry-After"] = own
+    elif response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)
     return response
 

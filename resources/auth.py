@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from flask import current_app
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_restful import Resource
 
-import blacklist
 from errors import ApiError
 from resources.auth_throttle import LOGIN_LIMITS, REGISTER_LIMITS
 from schemas.users import LoginSchema, RegisterSchema, render_user
 from services.passwords import hash_password, needs_rehash, verify_password
-from services.tokens import issue_token_pair
+from services.sessions import open_session, refresh_session, revoke_login
 from stores.users import build_user_document, find_user_by_login, insert_user, update_user
 from web.conditional import empty_response
 from web.parsing import use_body
@@ -68,32 +64,32 @@ class Login(Resource):
             raise ApiError(401, "invalid_credentials", "Wrong username or password.")
         if needs_rehash(user["password_hash"]):
             update_user(user, {"password_hash": hash_password(data["password"])})
-        return issue_token_pair(user), 200
+        return open_session(user), 200
 
 
 class Refresh(Resource):
     method_decorators = [jwt_required(refresh=True)]
 
     def post(self):
-        """Trade a refresh token for a new pair; the one sent is spent.
+        """Trade a refresh token for the login's next pair; the one sent is replaced.
         ---
         summary: Refresh tokens (rotation)
         tags: [auth]
         security: [{bearerAuth: []}]
         description: >
-          Send the refresh token as a Bearer token. A refresh token works once: presenting a
-          spent one again revokes the whole login (reuse detection).
+          Send the refresh token as a Bearer token. A refresh token is exchanged once; sending
+          it again within JWT_REFRESH_REUSE_GRACE seconds (a retry after a lost response)
+          answers the same new pair, after that it revokes the whole login (reuse detection).
+          A 409 `request_in_progress` means another request is still exchanging this token:
+          retry after `Retry-After` seconds for the same pair. The pair carries the user's
+          current role; no token outlives the login's absolute end (JWT_SESSION_MAX_AGE after
+          the login).
         responses:
           200: {description: A new token pair, content: {application/json: {schema: TokenPairSchema}}}
           401: {$ref: '#/components/responses/Unauthorized'}
+          409: {$ref: '#/components/responses/Conflict'}
         """
-        claims = get_jwt()
-        if not blacklist.spend_refresh_token(claims["jti"], claims["exp"]):
-            # Another request spent this token a moment ago: treat it as reuse.
-            blacklist.revoke_session(claims["sid"], claims["exp"])
-            raise ApiError(401, "token_revoked", "The token has been revoked.")
-        user = {"_id": claims["sub"], "role": claims["role"], "username": claims["username"]}
-        return issue_token_pair(user, session_id=claims["sid"]), 200
+        return refresh_session(get_jwt()), 200
 
 
 class Logout(Resource):
@@ -109,9 +105,7 @@ class Logout(Resource):
           204: {description: Logged out}
           401: {$ref: '#/components/responses/Unauthorized'}
         """
-        claims = get_jwt()
-        lifetime = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
-        blacklist.revoke_session(claims["sid"], (datetime.now(UTC) + lifetime).timestamp())
+        revoke_login(get_jwt()["sid"], "logout")
         return empty_response(204)
 
 

@@ -4,30 +4,24 @@ account changes and deletion."""
 from __future__ import annotations
 
 from bson import ObjectId
-from flask import current_app
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
-import blacklist
 from errors import ApiError
 from schemas.pagination import sortable
 from schemas.user_search import UserSearchArgs
 from schemas.users import UserUpdateSchema, render_user
+from services.accounts import change_account, delete_account
 from services.passwords import hash_password, verify_password
 from services.tokens import current_claims, current_user_id, is_admin
 from stores.exceptions import NotFound
-from stores.todos import delete_todos_of_owner
 from stores.user_search import DEFAULT_SORT, list_users, sorts_for
-from stores.users import delete_user, find_user_by_id, update_user
+from stores.users import find_user_by_id
 from web.conditional import empty_response
 from web.pagination import page_request, page_response
 from web.parsing import use_body, use_query
 
 LIST_ARGS = sortable(UserSearchArgs, sorts_for(None), DEFAULT_SORT)
-
-
-def _refresh_lifetime_seconds() -> int:
-    return int(current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds())
 
 
 def _require_self_or_admin(user_id: ObjectId) -> None:
@@ -42,8 +36,8 @@ def _existing_user(user_id: ObjectId) -> dict:
     return user
 
 
-def _changes_for(user: dict, data: dict) -> tuple[dict, bool]:
-    """The stored changes a PATCH asks for, and whether the user's tokens must be revoked."""
+def _changes_for(user: dict, data: dict) -> tuple[dict, str | None]:
+    """The stored changes a PATCH asks for, and why the user's logins end (None: they don't)."""
     changes = {key: data[key] for key in ("name", "email") if key in data}
     acting_on_self = user["_id"] == current_user_id()
     if "role" in data and data["role"] != user["role"]:
@@ -62,7 +56,9 @@ def _changes_for(user: dict, data: dict) -> tuple[dict, bool]:
             )
         changes["password_hash"] = hash_password(data["password"])
     # Tokens carry the role, and a new password must end other logins: both revoke old tokens.
-    return changes, "role" in changes or "password_hash" in changes
+    if "role" in changes:
+        return changes, "role_changed"
+    return changes, "password_changed" if "password_hash" in changes else None
 
 
 class UserList(Resource):
@@ -136,24 +132,23 @@ class User(Resource):
           403: {$ref: '#/components/responses/Forbidden'}
           404: {$ref: '#/components/responses/NotFound'}
           409: {$ref: '#/components/responses/Conflict'}
+          412: {$ref: '#/components/responses/PreconditionFailed'}
           422: {$ref: '#/components/responses/ValidationError'}
         """
         _require_self_or_admin(user_id)
         user = _existing_user(user_id)
-        changes, revoke_tokens = _changes_for(user, data)
-        if revoke_tokens:
-            # Spare the caller's own login when they change their own password (not their role:
-            # their tokens claim the old one).
-            own_password_only = user_id == current_user_id() and "role" not in changes
-            keep = current_claims()["sid"] if own_password_only else None
-            blacklist.revoke_user_tokens(str(user_id), _refresh_lifetime_seconds(), keep)
-        updated = update_user(user, changes) if changes else user
-        if updated is None:
-            raise NotFound("user")
+        changes, ends_logins = _changes_for(user, data)
+        if not changes:
+            return render_user(user, current_claims()), 200
+        # Spare the caller's own login when they change their own password (not their role:
+        # their tokens claim the old one).
+        own_password_only = ends_logins == "password_changed" and user_id == current_user_id()
+        kept_login = current_claims() if own_password_only else None
+        updated = change_account(user, changes, ends_logins, kept_login)
         return render_user(updated, current_claims()), 200
 
     def delete(self, user_id: ObjectId):
-        """Delete an account with its todos; all its tokens stop working.
+        """Delete an account with its todos and logins; all its tokens stop working.
         ---
         summary: Delete a user
         tags: [users]
@@ -166,12 +161,8 @@ class User(Resource):
           404: {$ref: '#/components/responses/NotFound'}
         """
         _require_self_or_admin(user_id)
-        _existing_user(user_id)
-        # Tokens die first: if MongoDB fails after this, the account is locked, never half-open;
-        # todos go before the user, so a retried DELETE finishes the job.
-        blacklist.revoke_user_tokens(str(user_id), _refresh_lifetime_seconds())
-        delete_todos_of_owner(user_id)
-        delete_user(user_id)
+        # An account whose deletion was interrupted is found here too, so a retry finishes it.
+        delete_account(user_id)
         return empty_response(204)
 
 

@@ -22,8 +22,10 @@ from pymongo.collection import Collection
 from core import clock
 from core.text import fold
 from db import get_db
+from stores.exceptions import NotFound
 from stores.keyset import ASCENDING, DESCENDING, Page, PageQuery, SortOrder, find_page
 from stores.text_match import prefix_range
+from stores.users import is_active_user
 from stores.versioned import delete_versioned, update_versioned
 
 # Where undated todos sort: after every real date (the largest ms-precision BSON datetime a
@@ -87,7 +89,16 @@ def build_todo_document(
 
 
 def insert_todo(document: dict[str, Any]) -> dict[str, Any]:
+    """Insert a new todo; NotFound("user") when its owner's account is being deleted.
+
+    The owner is looked at after the write: a deletion that started after this request's token
+    check may already have removed the owner's todos, so the todo is taken back here. (Either
+    this look sees the deletion's mark, or the deletion's sweep of todos comes after the insert.)
+    """
     document["_id"] = todos().insert_one(document).inserted_id
+    if not is_active_user(document["owner_id"]):
+        todos().delete_one({"_id": document["_id"]})
+        raise NotFound("user")
     return document
 
 

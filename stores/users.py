@@ -2,10 +2,21 @@
 
 A user document:
     {_id, username, username_lc, email, email_lc, name, name_words, search_prefixes,
-     password_hash, role, created, updated}
+     password_hash, role, created, updated, token_generation, kept_session, kept_from, deleting}
 `username_lc` / `email_lc` are the lowercase copies that unique indexes keep unique
 case-insensitively; `name_words` (the lowercase words of `name`) and `search_prefixes` are what
 user search matches (stores/user_search.py).
+
+`token_generation` counts the changes that end the user's logins (password, role, deletion); it
+moves on in the same write as the change, and every token carries the generation it was issued
+at, so "issued before the change" is exact (services/sessions.py). `kept_session` and
+`kept_from` name the one login a change spared (an own password change) and the generation its
+tokens may still carry. `deleting` is set when an account deletion starts: from then on the
+account is gone for every look-up here, and a retried deletion finishes the job
+(services/accounts.py).
+
+Writes to a user hold its short Redis lock (stores/locks.py): FerretDB 1.x runs
+`findAndModify` as a read then a write, and two changes must never both read one generation.
 """
 
 from __future__ import annotations
@@ -17,12 +28,19 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import OperationFailure
 
 from core.clock import utcnow
 from db import get_db
+from stores.duplicate_keys import violated_unique_index
 from stores.exceptions import Conflict
+from stores.locks import write_lock
 from stores.user_search import name_words, search_prefixes_for
+
+# The unique indexes of db.INDEXES["users"], and the field each keeps unique.
+UNIQUE_FIELDS = {"username_lc_unique": "username", "email_lc_unique": "email"}
+# Accounts whose deletion has started are gone for every look-up (`null` also matches missing).
+ACTIVE = {"deleting": None}
 
 
 def users() -> Collection:
@@ -46,28 +64,37 @@ def build_user_document(
         "role": role,
         "created": now,
         "updated": now,
+        "token_generation": 0,
     }
 
 
 @contextmanager
 def unique_fields(fields: Mapping[str, Any], exclude_id: ObjectId | None = None) -> Iterator[None]:
-    """Turn a unique-index violation into a 409 naming the field that is taken.
+    """Turn a unique-index violation into a Conflict (409) naming the field that is taken.
 
-    `fields` holds the normalised values being written (`username_lc`, `email_lc`). Servers word
-    duplicate-key errors differently (FerretDB does not name the index), so on that rare path
-    one look-up finds out which value is taken.
+    `fields` holds the normalised values being written (`username_lc`, `email_lc`). MongoDB and
+    FerretDB report the violation differently (stores/duplicate_keys.py); when the server did not
+    name the index (FerretDB's inserts), one look-up finds out which value is taken.
     """
     try:
         yield
-    except DuplicateKeyError as error:
-        field = "username"
-        if "email_lc" in fields:
-            clash = {"email_lc": fields["email_lc"]}
-            if exclude_id is not None:
-                clash["_id"] = {"$ne": exclude_id}
-            if users().find_one(clash, {"_id": 1}) is not None or "username_lc" not in fields:
-                field = "email"
+    except OperationFailure as error:
+        index = violated_unique_index(error, UNIQUE_FIELDS)
+        if index is None:
+            raise
+        field = UNIQUE_FIELDS.get(index) or _taken_field(fields, exclude_id)
         raise Conflict("user", field) from error
+
+
+def _taken_field(fields: Mapping[str, Any], exclude_id: ObjectId | None) -> str:
+    if "email_lc" not in fields:
+        return "username"
+    if "username_lc" not in fields:
+        return "email"
+    clash: dict[str, Any] = {"email_lc": fields["email_lc"]}
+    if exclude_id is not None:
+        clash["_id"] = {"$ne": exclude_id}
+    return "email" if users().find_one(clash, {"_id": 1}) is not None else "username"
 
 
 def insert_user(document: dict[str, Any]) -> dict[str, Any]:
@@ -81,18 +108,38 @@ def insert_user(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_user_by_id(user_id: ObjectId) -> dict[str, Any] | None:
-    return users().find_one({"_id": user_id})
+    return users().find_one({"_id": user_id, **ACTIVE})
 
 
 def find_user_by_login(login: str) -> dict[str, Any] | None:
     """The user whose username or email is `login`, case-insensitively."""
     field = "email_lc" if "@" in login else "username_lc"
-    return users().find_one({field: login.lower()})
+    return users().find_one({field: login.lower(), **ACTIVE})
 
 
-def update_user(user: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Apply `changes` (already validated) to `user` and return the updated document, or None
-    if it is gone."""
+def is_active_user(user_id: ObjectId) -> bool:
+    """Whether the account exists and no deletion of it has started."""
+    return users().find_one({"_id": user_id, **ACTIVE}, {"_id": 1}) is not None
+
+
+def update_user(
+    user: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    *,
+    end_sessions: bool = False,
+    kept_session: str | None = None,
+    kept_from: int | None = None,
+) -> dict[str, Any] | None:
+    """Apply `changes` (already validated) to `user` and return the updated document.
+
+    A new `password_hash` is written only over the hash `user` was read with, so a login's
+    rehash never reverts a password change made meanwhile, and a password checked against an
+    old state changes nothing. With `end_sessions` the token generation moves on in the same
+    write (sparing `kept_session`'s tokens from generation `kept_from` on), so the change and
+    the end of the old tokens are one step: a write refused (409) has ended nothing.
+
+    None when the user is gone, is being deleted, or the password changed meanwhile.
+    """
     user_id = user["_id"]
     updates = dict(changes)
     if "email" in updates:
@@ -101,10 +148,35 @@ def update_user(user: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str
         updates["name_words"] = name_words(updates["name"])
         updates["search_prefixes"] = search_prefixes_for(user["username"], updates["name"])
     updates["updated"] = utcnow()
-    with unique_fields(updates, exclude_id=user_id):
+    query: dict[str, Any] = {"_id": user_id, **ACTIVE}
+    if "password_hash" in updates:
+        query["password_hash"] = user["password_hash"]
+    operations: dict[str, Any] = {"$set": updates}
+    if end_sessions:
+        updates.update(kept_session=kept_session, kept_from=kept_from)
+        operations["$inc"] = {"token_generation": 1}
+    with write_lock(f"user:{user_id}", "user"), unique_fields(updates, exclude_id=user_id):
+        return users().find_one_and_update(query, operations, return_document=ReturnDocument.AFTER)
+
+
+def mark_user_deleting(user_id: ObjectId) -> dict[str, Any] | None:
+    """Start deleting an account (or restart an interrupted deletion): from this write on it is
+    gone for every look-up and its token generation has moved on. None when there is no such
+    account left."""
+    with write_lock(f"user:{user_id}", "user"):
         return users().find_one_and_update(
-            {"_id": user_id}, {"$set": updates}, return_document=ReturnDocument.AFTER
+            {"_id": user_id},
+            {
+                "$set": {"deleting": utcnow(), "kept_session": None, "kept_from": None},
+                "$inc": {"token_generation": 1},
+            },
+            return_document=ReturnDocument.AFTER,
         )
+
+
+def ids_of_users_being_deleted() -> list[ObjectId]:
+    """Accounts whose deletion started and has not finished (interrupted, or still running)."""
+    return [user["_id"] for user in users().find({"deleting": {"$ne": None}}, {"_id": 1})]
 
 
 def delete_user(user_id: ObjectId) -> bool:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 
-from tests.e2e.helpers import API, bearer, get_in_parallel, login, register, request_ids_by_worker
+import requests
+
+from tests.e2e.helpers import (
+    API,
+    at_once,
+    bearer,
+    get_in_parallel,
+    login,
+    register,
+    request_ids_by_worker,
+)
 
 
 def test_register_login_refresh_logout(live_server, http):
@@ -77,43 +88,67 @@ def test_revocation_holds_after_the_app_restarts(live_server, http):
     )
 
 
-def test_refresh_replay_is_rejected_and_kills_the_login(live_server, http):
+def test_a_retried_refresh_within_the_grace_gets_the_same_pair(live_server, http):
     tokens = login(http, live_server, register(http, live_server))
+    url = f"{live_server.url}{API}/auth/refresh"
+    first = http.post(url, headers=bearer(tokens["refresh_token"]))
+    retried = http.post(url, headers=bearer(tokens["refresh_token"]))
+    assert first.status_code == retried.status_code == 200
+    assert retried.json() == first.json()
+    pair = first.json()
+    me = http.get(f"{live_server.url}{API}/users/me", headers=bearer(pair["access_token"]))
+    assert me.status_code == 200
+    assert http.post(url, headers=bearer(pair["refresh_token"])).status_code == 200
+
+
+def test_refresh_replay_after_the_grace_is_rejected_and_kills_the_login(start_live_server, http):
+    server = start_live_server(JWT_REFRESH_REUSE_GRACE=0)
+    tokens = login(http, server, register(http, server))
     pair = http.post(
-        f"{live_server.url}{API}/auth/refresh", headers=bearer(tokens["refresh_token"])
+        f"{server.url}{API}/auth/refresh", headers=bearer(tokens["refresh_token"])
     ).json()
-    replay = http.post(
-        f"{live_server.url}{API}/auth/refresh", headers=bearer(tokens["refresh_token"])
-    )
+    replay = http.post(f"{server.url}{API}/auth/refresh", headers=bearer(tokens["refresh_token"]))
     assert replay.status_code == 401
     assert (
-        http.get(
-            f"{live_server.url}{API}/users/me", headers=bearer(pair["access_token"])
-        ).status_code
+        http.get(f"{server.url}{API}/users/me", headers=bearer(pair["access_token"])).status_code
         == 401
     )
 
 
 def test_concurrent_refreshes_with_one_token_give_one_new_pair(live_server, http):
+    """A client retrying a refresh several times at once (both workers answering): every answer
+    is that one new pair, or a 409 to retry; nothing is revoked."""
     tokens = login(http, live_server, register(http, live_server))
-    statuses = []
+    url = f"{live_server.url}{API}/auth/refresh"
+    responses = at_once(
+        {
+            f"r{n}": lambda: requests.post(url, headers=bearer(tokens["refresh_token"]), timeout=15)
+            for n in range(6)
+        }
+    )
+    statuses = [response.status_code for response in responses.values()]
+    assert set(statuses) <= {200, 409} and 200 in statuses, statuses
+    pairs = {response.text for response in responses.values() if response.status_code == 200}
+    assert len(pairs) == 1
+    pair = json.loads(pairs.pop())
+    me = http.get(f"{live_server.url}{API}/users/me", headers=bearer(pair["access_token"]))
+    assert me.status_code == 200
+    assert http.post(url, headers=bearer(pair["refresh_token"])).status_code == 200
 
-    def refresh():
-        import requests
 
-        response = requests.post(
-            f"{live_server.url}{API}/auth/refresh",
-            headers=bearer(tokens["refresh_token"]),
-            timeout=15,
-        )
-        statuses.append(response.status_code)
-
-    threads = [threading.Thread(target=refresh) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert statuses.count(200) <= 1 and statuses.count(401) >= 5
+def test_a_logged_out_login_stays_revoked_after_redis_lost_everything(
+    live_server, redis_server, http
+):
+    tokens = login(http, live_server, register(http, live_server))
+    http.post(f"{live_server.url}{API}/auth/logout", headers=bearer(tokens["access_token"]))
+    redis_db = int(live_server.env["REDIS_URL"].rsplit("/", 1)[-1])
+    with redis_server.client(redis_db) as client:
+        client.flushdb()
+    refreshed = http.post(
+        f"{live_server.url}{API}/auth/refresh", headers=bearer(tokens["refresh_token"])
+    )
+    assert refreshed.status_code == 401
+    assert refreshed.json()["error"]["code"] == "token_revoked"
 
 
 def test_concurrent_duplicate_registrations_make_one_account(live_server, http):
@@ -121,8 +156,6 @@ def test_concurrent_duplicate_registrations_make_one_account(live_server, http):
     statuses = []
 
     def attempt(n: int):
-        import requests
-
         body = {
             "username": username if n % 2 else username.upper(),
             "email": f"{username}{n}@example.com",

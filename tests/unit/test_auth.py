@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 REGISTER = "/api/v1/auth/register"
@@ -175,7 +177,11 @@ def test_refresh_returns_a_new_working_pair(client, tokens):
     assert client.get(ME, headers=bearer(pair["access_token"])).status_code == 200
 
 
-def test_refresh_replay_is_rejected_and_revokes_the_login(client, tokens):
+def test_refresh_replay_after_the_grace_is_rejected_and_revokes_the_login(
+    client, app, tokens, monkeypatch
+):
+    # No grace: the replay comes after it (tests/unit/test_sessions.py covers replays within).
+    monkeypatch.setitem(app.config, "JWT_REFRESH_REUSE_GRACE", timedelta(0))
     new_pair = client.post(REFRESH, headers=bearer(tokens["refresh_token"])).get_json()
     replay = client.post(REFRESH, headers=bearer(tokens["refresh_token"]))
     assert replay.status_code == 401
@@ -210,8 +216,6 @@ def test_tampered_token_is_401(client, tokens):
 
 
 def test_expired_token_is_401_token_expired(client, app, user):
-    from datetime import timedelta
-
     from flask_jwt_extended import create_access_token
 
     with app.app_context():

@@ -69,8 +69,8 @@ def test_list_filter_carries_the_owner_and_plain_values():
     }
 
 
-def test_delete_todos_of_owner_deletes_theirs_only_and_counts(app):
-    alice, bob = ObjectId(), ObjectId()
+def test_delete_todos_of_owner_deletes_theirs_only_and_counts(app, make_user):
+    alice, bob = make_user()[0]["_id"], make_user()[0]["_id"]
     with app.app_context():
         for owner, count in ((alice, 3), (bob, 2)):
             for n in range(count):

@@ -75,6 +75,53 @@ def test_taking_someone_elses_email_is_409(client, user, other, auth_headers):
     assert response.status_code == 409
 
 
+def test_a_patch_refused_for_a_taken_email_has_revoked_nobody(client, user, other):
+    this_login = login(client, user)
+    other_login = login(client, user)
+    response = client.patch(
+        user_url(user),
+        json={
+            "email": other["email"],
+            "password": "brand-new-pw",
+            "current_password": "correct horse 1",
+        },
+        headers=bearer(this_login["access_token"]),
+    )
+    assert response.status_code == 409
+    assert response.get_json()["error"]["details"] == {"email": ["taken"]}
+    assert (
+        client.get("/api/v1/users/me", headers=bearer(other_login["access_token"])).status_code
+        == 200
+    )
+    assert client.post(REFRESH, headers=bearer(other_login["refresh_token"])).status_code == 200
+    login(client, user)  # the password did not change either
+
+
+def test_ferretdbs_duplicate_key_on_update_is_a_409_naming_the_field(
+    client, app, user, other, auth_headers, monkeypatch
+):
+    """FerretDB 1.24 reports a unique violation on findAndModify as OperationFailure code 1
+    naming its SQLite index (tests/integration/test_unique_fields.py shows it for real)."""
+    import mongomock
+    from pymongo.errors import OperationFailure
+
+    def ferretdb_says_duplicate(self, *args, **kwargs):
+        raise OperationFailure(
+            "constraint failed: UNIQUE constraint failed: index 'users_ab12cd34_email_lc_unique'"
+            " (2067)",
+            code=1,
+        )
+
+    monkeypatch.setattr(
+        mongomock.collection.Collection, "find_one_and_update", ferretdb_says_duplicate
+    )
+    response = client.patch(
+        user_url(user), json={"email": "new@example.com"}, headers=auth_headers(user)
+    )
+    assert response.status_code == 409
+    assert response.get_json()["error"]["details"] == {"email": ["taken"]}
+
+
 def test_user_cannot_change_another_user(client, user, other, auth_headers):
     response = client.patch(user_url(other), json={"name": "hacked"}, headers=auth_headers(user))
     assert response.status_code == 403
