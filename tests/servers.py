@@ -521,6 +521,8 @@ class LiveServer(ServerProcess):
         "RATELIMIT_ENABLED",
         "CORS_ORIGINS",
         "LOG_LEVEL",
+        "LOG_FORMAT",
+        "REDIS_TLS_VERIFY",
         "PORT",
         "WEB_CONCURRENCY",
         "PROMETHEUS_ENABLED",

@@ -330,14 +330,11 @@ def test_ci_workflow_follows_the_schema_and_runs_what_ci_runs():
 
 
 def pre_commit(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    """pre-commit from this venv, with the venv's tools first on PATH (`language: system`)."""
-    venv_bin = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env["PRE_COMMIT_HOME"] = str(home)  # its cache, away from the user's
+    """pre-commit from this venv; the hooks run the venv's tools (`.venv/bin/...`)."""
     return subprocess.run(
-        [f"{venv_bin}/pre-commit", *args],
+        [str(Path(sys.executable).with_name("pre-commit")), *args],
         cwd=cwd,
-        env=env,
+        env={**os.environ, "PRE_COMMIT_HOME": str(home)},  # its cache, away from the user's
         capture_output=True,
         text=True,
         timeout=300,
@@ -360,6 +357,7 @@ def test_pre_commit_config_is_valid_and_local_only(tmp_path):
         "detect-secrets",
     }
     assert all(hook["language"] == "system" for hook in hooks.values())
+    assert all(hook["entry"].startswith(".venv/bin/") for hook in hooks.values())
     assert "--baseline .secrets.baseline" in hooks["detect-secrets"]["entry"]
 
 
@@ -379,6 +377,8 @@ def copy_of_the_tree(destination: Path) -> Path:
             shutil.copy2(source, destination / name)
     for command in (["init", "-q"], ["add", "-A"]):
         subprocess.run(["git", *command], cwd=destination, check=True, capture_output=True)
+    # The hooks' tools, where `make` puts them (git ignores the link, as it does .venv).
+    (destination / ".venv").symlink_to(Path(sys.executable).parent.parent)
     return destination
 
 
