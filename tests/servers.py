@@ -361,7 +361,12 @@ class RedisServer(ServerProcess):
             db=db,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            **self.connection_options(),
         )
+
+    def connection_options(self) -> dict[str, object]:
+        """What a client needs beyond host, port and timeouts (TLS, for the TLS server)."""
+        return {}
 
     def allocate_db(self) -> int:
         """An emptied database number (1..databases-1) for one app instance."""
@@ -463,17 +468,9 @@ class TlsRedisServer(RedisServer):
     def url_for(self, db: int) -> str:
         return f"rediss://127.0.0.1:{self.port}/{db}"
 
-    def client(self, db: int = 0, timeout: float = 2.0) -> redis.Redis:
-        """A new client that verifies the server against the throwaway CA; close it."""
-        return redis.Redis(
-            host="127.0.0.1",
-            port=self.port,
-            db=db,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            ssl=True,
-            ssl_ca_certs=str(self.ca_path),
-        )
+    def connection_options(self) -> dict[str, object]:
+        """TLS, verifying the server against the throwaway CA."""
+        return {"ssl": True, "ssl_ca_certs": str(self.ca_path)}
 
     def listen_arguments(self) -> list[str]:
         return [

@@ -20,8 +20,10 @@ variable "count" {
 }
 
 locals {
-  # The settings that are secrets, from Nomad Variables, as env for both tasks (never in the job).
-  secrets_env = <<-EOT
+  # What both tasks run with, as their env: production mode, and the secrets from Nomad
+  # Variables (never written in the job).
+  shared_env = <<-EOT
+    APP_ENV=production
     {{ with nomadVar "nomad/jobs/flask-api" }}
     MONGO_URI={{ .MONGO_URI }}
     REDIS_URL={{ .REDIS_URL }}
@@ -83,11 +85,7 @@ job "flask-api" {
       template {
         destination = "secrets/app.env"
         env         = true
-        data        = local.secrets_env
-      }
-
-      env {
-        APP_ENV = "production"
+        data        = local.shared_env
       }
 
       resources {
@@ -107,11 +105,10 @@ job "flask-api" {
       template {
         destination = "secrets/app.env"
         env         = true
-        data        = local.secrets_env
+        data        = local.shared_env
       }
 
       env {
-        APP_ENV         = "production"
         PORT            = "8000"
         WEB_CONCURRENCY = "2"
         LOG_FORMAT      = "json"
