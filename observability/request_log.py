@@ -86,7 +86,7 @@ class DropWerkzeugAccessLines(logging.Filter):
         return not WERKZEUG_ACCESS_LINE.match(record.getMessage())
 
 
-def configure_logging(level: str, log_format: str = "json") -> None:
+def configure_logging(level: str, log_format: str) -> None:
     """Every logger writes one line per record to stderr (where uwsgi writes its own lines, and
     what Heroku and container runtimes collect), in the chosen format."""
     stream = sys.stderr
@@ -152,6 +152,6 @@ def _finish_request(response):
 
 
 def init_app(app: Flask) -> None:
-    configure_logging(app.config["LOG_LEVEL"], app.config.get("LOG_FORMAT", "json"))
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     app.before_request(_start_request)
     app.after_request(_finish_request)

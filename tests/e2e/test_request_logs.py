@@ -118,7 +118,10 @@ TEXT_REQUEST_LINE = re.compile(r"^GET /health 200 \d+\.\dms (?P<id>once-\d)$")
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_flask_run_logs_each_request_once(tmp_path, http, log_format):
-    server = FlaskRunServer(tmp_path, APP_ENV="development", LOG_FORMAT=log_format)
+    # Empty URLs: the embedded stand-ins, whatever a developer's .env says.
+    server = FlaskRunServer(
+        tmp_path, APP_ENV="development", LOG_FORMAT=log_format, MONGO_URI="", REDIS_URL=""
+    )
     with server:
         for n in range(3):
             assert http.get(f"{server.url}/health", headers={"X-Request-ID": f"once-{n}"}).ok

@@ -15,36 +15,26 @@ from observability.request_log import DropWerkzeugAccessLines, JsonFormatter, Te
 TEXT_LINE = re.compile(r"^GET /nope 404 \d+\.\dms trace-me$")
 
 
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "s" * 40,
+    "JWT_SECRET_KEY": "j" * 40,
+    "MONGO_URI": "mongodb://m/d",
+    "REDIS_URL": "redis://r",
+}
+
+
 @pytest.mark.parametrize(
-    ("app_env", "expected"), [("development", "text"), ("testing", "json"), ("production", "json")]
+    ("settings", "expected"),
+    [({"APP_ENV": "development"}, "text"), ({"APP_ENV": "testing"}, "json"), (PRODUCTION, "json")],
 )
-def test_log_format_defaults_by_environment(app_env, expected, monkeypatch):
+def test_log_format_defaults_by_environment(settings, expected, monkeypatch):
     monkeypatch.delenv("LOG_FORMAT", raising=False)
-    settings = {"APP_ENV": app_env}
-    if app_env == "production":
-        settings.update(
-            SECRET_KEY="s" * 40,
-            JWT_SECRET_KEY="j" * 40,
-            MONGO_URI="mongodb://m/d",
-            REDIS_URL="redis://r",
-        )
     assert load_config(settings)["LOG_FORMAT"] == expected
 
 
 def test_log_format_can_be_chosen_and_is_validated():
-    assert (
-        load_config(
-            {
-                "APP_ENV": "production",
-                "LOG_FORMAT": "TEXT",
-                "SECRET_KEY": "s" * 40,
-                "JWT_SECRET_KEY": "j" * 40,
-                "MONGO_URI": "mongodb://m/d",
-                "REDIS_URL": "redis://r",
-            }
-        )["LOG_FORMAT"]
-        == "text"
-    )
+    assert load_config({**PRODUCTION, "LOG_FORMAT": "TEXT"})["LOG_FORMAT"] == "text"
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         load_config({"APP_ENV": "testing", "LOG_FORMAT": "xml"})
 
