@@ -25,6 +25,9 @@ DEFAULT_HASH_PROFILE = "RFC_9106_LOW_MEMORY"
 PASSWORD_HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
 # Per-document write locks: decided by the database server (stores/locks.py), or forced.
 WRITE_LOCK_MODES = ("auto", "on", "off")
+# Request logs: short coloured lines for a developer's terminal, JSON lines for log drains (and
+# the e2e tests, which read them).
+LOG_FORMATS = ("json", "text")
 
 
 class ConfigError(RuntimeError):
@@ -120,6 +123,11 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "RATELIMIT_ENABLED": _bool(raw, "RATELIMIT_ENABLED", True),
         "CORS_ORIGINS": [o for o in cors_origins if o],
         "LOG_LEVEL": (_text(raw, "LOG_LEVEL", "INFO") or "INFO").upper(),
+        "LOG_FORMAT": (
+            _text(raw, "LOG_FORMAT", "text" if app_env == "development" else "json") or ""
+        ).lower(),
+        # Heroku Data for Redis serves `rediss://` with a certificate no public root signs.
+        "REDIS_TLS_VERIFY": _bool(raw, "REDIS_TLS_VERIFY", True),
         "PORT": _int(raw, "PORT", 5000),
         "PROMETHEUS_ENABLED": _bool(raw, "PROMETHEUS_ENABLED", True),
         "SENTRY_DSN": _text(raw, "SENTRY_DSN"),
@@ -143,6 +151,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         raise ConfigError(
             f"PASSWORD_HASH_PROFILE must be one of {', '.join(PASSWORD_HASH_PROFILES)}"
         )
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     # Settings the caller passed that this module does not parse (e.g. Flask's own) pass through.
     for key, value in (overrides or {}).items():
         config.setdefault(key, value)

@@ -7,6 +7,8 @@ Nothing here connects at import time: uwsgi imports the app after forking each w
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import redis
 from flask import Flask, current_app, g, request
@@ -20,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Short socket timeouts: an unreachable Redis becomes a 503 in seconds, never a hung worker.
 REDIS_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2, "health_check_interval": 30}
+# What a `rediss://` connection skips with REDIS_TLS_VERIFY=false: Heroku Data for Redis presents
+# a certificate that no public root signs (and that names no host the URL has).
+UNVERIFIED_TLS_OPTIONS = {"ssl_cert_reqs": "none", "ssl_check_hostname": False}
 
 # What browsers may send and read across origins (CORS).
 ALLOWED_REQUEST_HEADERS = [
@@ -111,11 +116,21 @@ cors = CORS()
 compress = Compress()
 
 
+def redis_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Connection options for every Redis client of the app: its own, the rate limiter's storage
+    and the cache. One place, so all three time out alike and trust the same certificates."""
+    options = dict(REDIS_OPTIONS)
+    url = config.get("REDIS_URL") or ""
+    if url.startswith("rediss://") and not config.get("REDIS_TLS_VERIFY", True):
+        options.update(UNVERIFIED_TLS_OPTIONS)
+    return options
+
+
 def init_redis(app: Flask) -> None:
     """Create this process's Redis client: the real server at REDIS_URL, else fakeredis."""
     url = app.config.get("REDIS_URL")
     if url:
-        client = redis.Redis.from_url(url, **REDIS_OPTIONS)
+        client = redis.Redis.from_url(url, **redis_options(app.config))
     else:
         import fakeredis
 
@@ -140,11 +155,8 @@ def init_extensions(app: Flask) -> None:
     config = app.config
     redis_url = config.get("REDIS_URL")
     config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
-    # The limiter's own Redis connections get the same short timeouts as the app's.
-    config.setdefault(
-        "RATELIMIT_STORAGE_OPTIONS",
-        {"socket_timeout": 2, "socket_connect_timeout": 2} if redis_url else {},
-    )
+    # The limiter's own Redis connections get the same options as the app's.
+    config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_options(config) if redis_url else {})
     # An application limit (one counter per identity across every endpoint, as the contract's
     # "requests per minute per identity" means), not a default limit (one counter per endpoint).
     config.setdefault("RATELIMIT_APPLICATION", api_wide_rate_limit)
@@ -159,7 +171,7 @@ def init_extensions(app: Flask) -> None:
     if redis_url:
         config.setdefault("CACHE_TYPE", "RedisCache")
         config.setdefault("CACHE_REDIS_URL", redis_url)
-        config.setdefault("CACHE_OPTIONS", REDIS_OPTIONS)
+        config.setdefault("CACHE_OPTIONS", redis_options(config))
     else:
         config.setdefault("CACHE_TYPE", "SimpleCache")
     config.setdefault("CACHE_KEY_PREFIX", "cache:")

@@ -8,6 +8,7 @@ import pymongo.errors
 import redis.exceptions
 from flask import Blueprint, jsonify
 
+from core.version import __version__
 from db import ping as ping_mongo
 from errors import error_response
 from extensions import get_redis, limiter
@@ -21,7 +22,8 @@ limiter.exempt(ops)
 
 @ops.get("/health")
 def health():
-    """Up while the process is; touches neither MongoDB nor Redis.
+    """Up while the process is; touches neither MongoDB nor Redis. Reports the running release,
+    so a rolling deploy can be followed from outside.
     ---
     get:
       summary: Liveness probe
@@ -33,10 +35,12 @@ def health():
             application/json:
               schema:
                 type: object
-                required: [status]
-                properties: {status: {type: string, enum: [ok]}}
+                required: [status, version]
+                properties:
+                  status: {type: string, enum: [ok]}
+                  version: {type: string, example: 1.1.0}
     """
-    return jsonify({"status": "ok"})
+    return jsonify({"status": "ok", "version": __version__})
 
 
 @ops.get("/ready")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import os
 import shutil
 import signal
@@ -17,12 +18,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pymongo
 import pytest
 import redis
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pymongo.errors import PyMongoError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -355,7 +361,12 @@ class RedisServer(ServerProcess):
             db=db,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            **self.connection_options(),
         )
+
+    def connection_options(self) -> dict[str, object]:
+        """What a client needs beyond host, port and timeouts (TLS, for the TLS server)."""
+        return {}
 
     def allocate_db(self) -> int:
         """An emptied database number (1..databases-1) for one app instance."""
@@ -365,11 +376,13 @@ class RedisServer(ServerProcess):
                 client.flushdb()
         return self._next_db
 
+    def listen_arguments(self) -> list[str]:
+        return ["--port", str(self.port)]
+
     def command(self) -> list[str]:
         return [
             self.binary,
-            "--port",
-            str(self.port),
+            *self.listen_arguments(),
             "--bind",
             "127.0.0.1",
             "--save",
@@ -390,6 +403,90 @@ class RedisServer(ServerProcess):
                 return bool(client.ping())
         except redis.RedisError:
             return False
+
+
+def write_throwaway_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A new CA and a server certificate it signs for 127.0.0.1 and localhost, valid for a day,
+    as PEM files (ca.pem, server.pem, server.key) in `directory`. Nothing trusts the CA but a
+    client given ca.pem: the same position as Heroku Data for Redis's self-signed certificate."""
+
+    def name(common_name: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    def certificate(subject: str, public_key, issuer: str, signing_key, *, ca: bool):
+        now = datetime.now(UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name(issuer))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                ),
+                critical=False,
+            )
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = certificate(
+        "throwaway test CA", ca_key.public_key(), "throwaway test CA", ca_key, ca=True
+    )
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = certificate(
+        "127.0.0.1", server_key.public_key(), "throwaway test CA", ca_key, ca=False
+    )
+    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+class TlsRedisServer(RedisServer):
+    """redis-server that speaks TLS only (`--port 0 --tls-port`), with a certificate from a
+    throwaway CA (`.ca_path`): `.url_for(db)` is `rediss://`, `.client()` trusts the CA."""
+
+    name = "redis-tls"
+
+    def __init__(self, binary: str, workdir: Path, port: int | None = None) -> None:
+        super().__init__(binary, workdir, port)
+        self.ca_path, self.cert_path, self.key_path = write_throwaway_certificates(self.workdir)
+
+    def url_for(self, db: int) -> str:
+        return f"rediss://127.0.0.1:{self.port}/{db}"
+
+    def connection_options(self) -> dict[str, object]:
+        """TLS, verifying the server against the throwaway CA."""
+        return {"ssl": True, "ssl_ca_certs": str(self.ca_path)}
+
+    def listen_arguments(self) -> list[str]:
+        return [
+            "--port",
+            "0",
+            "--tls-port",
+            str(self.port),
+            "--tls-cert-file",
+            str(self.cert_path),
+            "--tls-key-file",
+            str(self.key_path),
+            "--tls-ca-cert-file",
+            str(self.ca_path),
+            "--tls-auth-clients",
+            "no",
+        ]
 
 
 class LiveServer(ServerProcess):
@@ -426,6 +523,8 @@ class LiveServer(ServerProcess):
         "RATELIMIT_ENABLED",
         "CORS_ORIGINS",
         "LOG_LEVEL",
+        "LOG_FORMAT",
+        "REDIS_TLS_VERIFY",
         "PORT",
         "WEB_CONCURRENCY",
         "PROMETHEUS_ENABLED",

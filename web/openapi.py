@@ -33,6 +33,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.routing import Rule
 
 import schemas
+from core.version import __version__
 from errors import CODES, MESSAGES
 from extensions import limiter
 from schemas.base import ObjectIdString, Timestamp
@@ -40,7 +41,6 @@ from web import API_PREFIX
 from web.parsing import declared_inputs
 
 API_TITLE = "Flask API"
-API_VERSION = "1.0.0"
 # 3.0 rather than 3.1: what Swagger UI 4 and most client generators read fully.
 OPENAPI_VERSION = "3.0.3"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -357,7 +357,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
     marshmallow_plugin = MarshmallowPlugin(schema_name_resolver=schema_component_name)
     spec = APISpec(
         title=API_TITLE,
-        version=API_VERSION,
+        version=__version__,
         openapi_version=OPENAPI_VERSION,
         plugins=[
             FlaskPlugin(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from core.version import __version__
 from tests.e2e.helpers import API, bearer, register
 
 
@@ -18,7 +19,8 @@ def assert_error(response: requests.Response, status: int, code: str) -> None:
 
 
 def test_health_and_ready(live_server, http):
-    assert http.get(f"{live_server.url}/health").json() == {"status": "ok"}
+    # /health reports the running release (issue 13).
+    assert http.get(f"{live_server.url}/health").json() == {"status": "ok", "version": __version__}
     assert http.get(f"{live_server.url}/ready").status_code == 200
 
 
