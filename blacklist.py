@@ -35,6 +35,7 @@ from typing import Any
 import redis
 from flask import Flask
 
+from errors import error_response
 from extensions import get_redis, jwt
 
 PREFIX = "revoked"
@@ -129,7 +130,29 @@ def is_revoked(claims: Mapping[str, Any]) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Make Flask-JWT-Extended consult the blocklist on every protected request."""
+    """Flask-JWT-Extended's callbacks, all here: it consults the blocklist on every protected
+    request, and every token it refuses answers a 401 in the contract's shape (never its default
+    422)."""
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str):
+        return error_response(401, "unauthorized", "Missing or malformed Authorization header.")
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str):
+        return error_response(401, "invalid_token", "The token is invalid.")
+
+    @jwt.expired_token_loader
+    def _expired(_header: dict, _payload: dict):
+        return error_response(401, "token_expired", "The token has expired.")
+
+    @jwt.revoked_token_loader
+    def _revoked(_header: dict, _payload: dict):
+        return error_response(401, "token_revoked", "The token has been revoked.")
+
+    @jwt.token_verification_failed_loader
+    def _claims_rejected(_header: dict, _payload: dict):
+        return error_response(401, "invalid_token", "The token is invalid.")
 
     @jwt.token_in_blocklist_loader
     def _check_blocklist(_jwt_header: dict, jwt_payload: dict) -> bool:

@@ -16,7 +16,6 @@ from flask_restful import Api
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from extensions import jwt
 from services.exceptions import RefreshInProgress, SessionRevoked
 from stores.exceptions import Busy, Conflict, NotFound, Stale
 
@@ -200,32 +199,7 @@ class ErrorRoutingApi(Api):
         raise e
 
 
-def _register_jwt_errors() -> None:
-    """Flask-JWT-Extended's failures, in the contract's shape: always 401, never its default 422."""
-
-    @jwt.unauthorized_loader
-    def _missing(reason: str):
-        return error_response(401, "unauthorized", "Missing or malformed Authorization header.")
-
-    @jwt.invalid_token_loader
-    def _invalid(reason: str):
-        return error_response(401, "invalid_token", "The token is invalid.")
-
-    @jwt.expired_token_loader
-    def _expired(_header: dict, _payload: dict):
-        return error_response(401, "token_expired", "The token has expired.")
-
-    @jwt.revoked_token_loader
-    def _revoked(_header: dict, _payload: dict):
-        return error_response(401, "token_revoked", "The token has been revoked.")
-
-    @jwt.token_verification_failed_loader
-    def _claims_rejected(_header: dict, _payload: dict):
-        return error_response(401, "invalid_token", "The token is invalid.")
-
-
 def init_app(app: Flask) -> None:
-    _register_jwt_errors()
     app.register_error_handler(ApiError, _render_api_error)
     app.register_error_handler(HTTPException, _render_http_exception)
     app.register_error_handler(ValidationError, _render_validation_error)
