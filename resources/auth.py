@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask_jwt_extended import get_jwt, jwt_required
+from flask_jwt_extended import get_jwt
 from flask_restful import Resource
 
 from errors import ApiError
 from resources.auth_throttle import LOGIN_LIMITS, REGISTER_LIMITS
+from resources.caller import access_token_required, refresh_token_required
 from schemas.users import LoginSchema, RegisterSchema, render_user
 from services.passwords import hash_password, needs_rehash, verify_password
 from services.sessions import open_session, refresh_session, revoke_login
@@ -23,14 +24,12 @@ class Register(Resource):
         """Create an account.
         ---
         summary: Register a new user
-        tags: [auth]
         responses:
           201:
             description: The new user
             headers: {Location: {schema: {type: string}}}
             content: {application/json: {schema: UserSchema}}
           409: {$ref: '#/components/responses/Conflict'}
-          422: {$ref: '#/components/responses/ValidationError'}
           429: {$ref: '#/components/responses/RateLimited'}
         """
         user = insert_user(
@@ -51,11 +50,9 @@ class Login(Resource):
         """Exchange a username (or email) and password for a token pair.
         ---
         summary: Log in
-        tags: [auth]
         responses:
           200: {description: Tokens, content: {application/json: {schema: TokenPairSchema}}}
           401: {$ref: '#/components/responses/Unauthorized'}
-          422: {$ref: '#/components/responses/ValidationError'}
           429: {$ref: '#/components/responses/RateLimited'}
         """
         user = find_user_by_login(data["username"])
@@ -68,14 +65,12 @@ class Login(Resource):
 
 
 class Refresh(Resource):
-    method_decorators = [jwt_required(refresh=True)]
+    method_decorators = [refresh_token_required]
 
     def post(self):
         """Trade a refresh token for the login's next pair; the one sent is replaced.
         ---
         summary: Refresh tokens (rotation)
-        tags: [auth]
-        security: [{bearerAuth: []}]
         description: >
           Send the refresh token as a Bearer token. A refresh token is exchanged once; sending
           it again within JWT_REFRESH_REUSE_GRACE seconds (a retry after a lost response)
@@ -86,24 +81,20 @@ class Refresh(Resource):
           the login).
         responses:
           200: {description: A new token pair, content: {application/json: {schema: TokenPairSchema}}}
-          401: {$ref: '#/components/responses/Unauthorized'}
           409: {$ref: '#/components/responses/Conflict'}
         """
         return refresh_session(get_jwt()), 200
 
 
 class Logout(Resource):
-    method_decorators = [jwt_required()]
+    method_decorators = [access_token_required]
 
     def post(self):
         """Revoke the access token sent and every token of the same login.
         ---
         summary: Log out
-        tags: [auth]
-        security: [{bearerAuth: []}]
         responses:
           204: {description: Logged out}
-          401: {$ref: '#/components/responses/Unauthorized'}
         """
         revoke_login(get_jwt()["sid"], "logout")
         return empty_response(204)

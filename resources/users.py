@@ -4,10 +4,10 @@ account changes and deletion."""
 from __future__ import annotations
 
 from bson import ObjectId
-from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
 from errors import ApiError
+from resources.caller import access_token_required
 from schemas.pagination import sortable
 from schemas.user_search import UserSearchArgs
 from schemas.users import UserUpdateSchema, render_user
@@ -62,21 +62,17 @@ def _changes_for(user: dict, data: dict) -> tuple[dict, str | None]:
 
 
 class UserList(Resource):
-    method_decorators = [jwt_required()]
+    method_decorators = [access_token_required]
 
     @use_query(LIST_ARGS)
     def get(self, args):
         """List users, optionally those whose username or a name word starts with `q`.
         ---
         summary: List and search users
-        tags: [users]
-        security: [{bearerAuth: []}]
         responses:
           200:
             description: A page of users (email only for admins and the user themself)
             content: {application/json: {schema: UserPage}}
-          400: {$ref: '#/components/responses/BadRequest'}
-          401: {$ref: '#/components/responses/Unauthorized'}
         """
         page = page_request(args, sorts_for(args["q"]))
         claims = current_claims()
@@ -86,35 +82,27 @@ class UserList(Resource):
 
 
 class Me(Resource):
-    method_decorators = [jwt_required()]
+    method_decorators = [access_token_required]
 
     def get(self):
         """The caller's own profile.
         ---
         summary: Read my profile
-        tags: [users]
-        security: [{bearerAuth: []}]
         responses:
           200: {description: The caller, content: {application/json: {schema: UserSchema}}}
-          401: {$ref: '#/components/responses/Unauthorized'}
         """
         return render_user(_existing_user(current_user_id()), current_claims()), 200
 
 
 class User(Resource):
-    method_decorators = [jwt_required()]
+    method_decorators = [access_token_required]
 
     def get(self, user_id: ObjectId):
         """Any user's profile (email only for admins and the user themself).
         ---
         summary: Read a user
-        tags: [users]
-        security: [{bearerAuth: []}]
-        parameters: [{in: path, name: user_id, required: true, schema: {type: string}}]
         responses:
           200: {description: The user, content: {application/json: {schema: UserSchema}}}
-          401: {$ref: '#/components/responses/Unauthorized'}
-          404: {$ref: '#/components/responses/NotFound'}
         """
         return render_user(_existing_user(user_id), current_claims()), 200
 
@@ -123,17 +111,11 @@ class User(Resource):
         """Change name, email or password (self or admin); role (admins only).
         ---
         summary: Update a user
-        tags: [users]
-        security: [{bearerAuth: []}]
-        parameters: [{in: path, name: user_id, required: true, schema: {type: string}}]
         responses:
           200: {description: The updated user, content: {application/json: {schema: UserSchema}}}
-          401: {$ref: '#/components/responses/Unauthorized'}
           403: {$ref: '#/components/responses/Forbidden'}
-          404: {$ref: '#/components/responses/NotFound'}
           409: {$ref: '#/components/responses/Conflict'}
           412: {$ref: '#/components/responses/PreconditionFailed'}
-          422: {$ref: '#/components/responses/ValidationError'}
         """
         _require_self_or_admin(user_id)
         user = _existing_user(user_id)
@@ -151,14 +133,9 @@ class User(Resource):
         """Delete an account with its todos and logins; all its tokens stop working.
         ---
         summary: Delete a user
-        tags: [users]
-        security: [{bearerAuth: []}]
-        parameters: [{in: path, name: user_id, required: true, schema: {type: string}}]
         responses:
           204: {description: Deleted}
-          401: {$ref: '#/components/responses/Unauthorized'}
           403: {$ref: '#/components/responses/Forbidden'}
-          404: {$ref: '#/components/responses/NotFound'}
         """
         _require_self_or_admin(user_id)
         # An account whose deletion was interrupted is found here too, so a retry finishes it.
