@@ -216,6 +216,7 @@ def derived_responses(operation: dict[str, Any], has_path_parameters: bool) -> N
     ):
         if applies and status not in responses and str(status) not in responses:
             responses[status] = error_ref(name)
+    operation["responses"] = dict(sorted(responses.items(), key=lambda item: str(item[0])))
 
 
 ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "The resource's version"}}
