@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_caching import Cache
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
@@ -24,6 +24,7 @@ REDIS_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2, "health_check
 ALLOWED_REQUEST_HEADERS = [
     "Authorization",
     "Content-Type",
+    "Idempotency-Key",
     "If-Match",
     "If-None-Match",
     "X-API-KEY",
@@ -31,6 +32,7 @@ ALLOWED_REQUEST_HEADERS = [
 ]
 EXPOSED_HEADERS = [
     "ETag",
+    "Idempotent-Replayed",
     "Link",
     "Location",
     "Retry-After",
@@ -54,10 +56,20 @@ def api_wide_rate_limit() -> str:
     return f"{current_app.config['DEFAULT_RATE_LIMIT']} per minute"
 
 
+def keep_retry_after(seconds: int) -> None:
+    """Make this request's response say `Retry-After: seconds`, whatever its status: for the
+    few refusals besides 429 and 503 that tell the client when to try again (a 409
+    `request_in_progress`)."""
+    g.retry_after = str(seconds)
+
+
 def retry_after_only_on_refusals(response):
-    """Flask-Limiter sends Retry-After with every response; it means something only on a 429 or
-    503, and clients reading it on a 200 would wait for nothing."""
-    if response.status_code not in (429, 503):
+    """Flask-Limiter sends Retry-After with every response (and raises it to its window's reset);
+    it means something only on a 429 or 503, and clients reading it on a 200 would wait for
+    nothing. A response that asked for its own (`keep_retry_after`) gets exactly that."""
+    if "retry_after" in g:
+        response.headers["Retry-After"] = g.retry_after
+    elif response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)
     return response
 

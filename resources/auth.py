@@ -11,6 +11,7 @@ from flask_restful import Resource
 import blacklist
 from errors import ApiError
 from extensions import limiter
+from resources.idempotency import idempotent
 from schemas.users import LoginSchema, RegisterSchema, render_user
 from services.passwords import hash_password, needs_rehash, verify_password
 from services.tokens import issue_token_pair
@@ -35,6 +36,7 @@ def _login_username() -> str:
 
 
 class Register(Resource):
+    @idempotent
     @use_body(RegisterSchema())
     def post(self, data):
         """Create an account.

@@ -13,6 +13,7 @@ from flask import url_for
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
+from resources.idempotency import idempotent
 from schemas.pagination import sortable
 from schemas.todos import TodoInputSchema, TodoListArgs, render_todo
 from services.tokens import current_claims, current_user_id
@@ -62,6 +63,7 @@ class TodoList(Resource):
         body, headers = page_response(page, todos, render_todo)
         return body, 200, headers
 
+    @idempotent
     @use_body(TodoInputSchema())
     def post(self, data):
         """Create a todo owned by the caller.
