@@ -82,7 +82,7 @@ def release(claim: idempotency.Claim) -> None:
         log.warning("idempotency marker not released: %s", type(error).__name__)
 
 
-def store(claim: idempotency.Claim, status: int, body: Any, headers: Any) -> None:
+def store(claim: idempotency.Claim, body: Any, status: int, headers: Any) -> None:
     """Keep a success for replays. If Redis fails now, the object exists: the client gets its
     answer (and will not retry) rather than a 503 inviting a retry that would create again."""
     kept = Headers(headers)
@@ -97,9 +97,9 @@ def store(claim: idempotency.Claim, status: int, body: Any, headers: Any) -> Non
 def idempotent(method: Callable[..., Any]) -> Callable[..., Any]:
     """Honour `Idempotency-Key` on a creating POST; without the header the method just runs.
 
-    The method returns what Flask-RESTful resources return: `body`, `(body, status)` or
-    `(body, status, headers)`. Successes are stored and replayed; errors (raised or returned)
-    free the key.
+    The method returns what Flask-RESTful resources return (`body`, `(body, status)` or
+    `(body, status, headers)`) and raises its errors, as every resource of this API does: what it
+    returns is stored and replayed, what it raises frees the key.
     """
 
     @wraps(method)
@@ -115,11 +115,7 @@ def idempotent(method: Callable[..., Any]) -> Callable[..., Any]:
         except BaseException:
             release(outcome)
             raise
-        body, status, headers = unpack(result)
-        if status >= 400:
-            release(outcome)
-        else:
-            store(outcome, status, body, headers)
+        store(outcome, *unpack(result))
         return result
 
     return declare_idempotency_key(wrapper)
