@@ -215,6 +215,15 @@ def test_an_unreadable_body_is_refused_as_without_a_key(
     assert client.post(TODOS, json=TODO, headers=with_key(headers)).status_code == 201
 
 
+def test_a_body_with_a_lone_surrogate_is_a_422_naming_the_field(client, headers):
+    body = '{"title": "\\ud800"}'
+    response = client.post(
+        TODOS, data=body, content_type="application/json", headers=with_key(headers)
+    )
+    assert response.status_code == 422
+    assert "title" in response.get_json()["error"]["details"]
+
+
 def test_a_conflict_is_not_stored(app, client, make_user):
     make_user("ada")
     taken = client.post(REGISTER, json=ACCOUNT, headers={KEY: "k"})
