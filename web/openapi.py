@@ -175,13 +175,7 @@ class DeclaredInputsPlugin(BasePlugin):
         if view_class is None:
             return
         for method, operation in (operations or {}).items():
-            view_method = getattr(view_class, method, None)
-            if getattr(view_method, IDEMPOTENCY_KEY_DECLARED, False):
-                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
-                responses = operation.setdefault("responses", {})
-                for status, (name, _code, _message) in IDEMPOTENCY_RESPONSES.items():
-                    responses[status] = {"$ref": f"#/components/responses/{name}"}
-            for location, schema in declared_inputs(view_method):
+            for location, schema in declared_inputs(getattr(view_class, method, None)):
                 if location == "query":
                     operation.setdefault("parameters", []).append({"in": "query", "schema": schema})
                 else:
@@ -189,12 +183,6 @@ class DeclaredInputsPlugin(BasePlugin):
                         "required": True,
                         "content": {"application/json": {"schema": body_schema_name(schema)}},
                     }
-
-
-def declare_idempotency_key(method: Callable) -> Callable:
-    """Mark a resource method as taking an `Idempotency-Key` header, for the document."""
-    setattr(method, IDEMPOTENCY_KEY_DECLARED, True)
-    return method
 
 
 def body_schema_name(schema: Schema | type[Schema]) -> str:
@@ -292,6 +280,26 @@ def error_response_component(status: int) -> dict[str, Any]:
     return response
 
 
+def declare_idempotency_key(method: Callable) -> Callable:
+    """Mark a resource method as taking an `Idempotency-Key` header, for the document."""
+    setattr(method, IDEMPOTENCY_KEY_DECLARED, True)
+    return method
+
+
+class IdempotencyKeyPlugin(BasePlugin):
+    """Documents the `Idempotency-Key` header of the operations that take it, and their 409 and
+    422 (after DeclaredInputsPlugin, whose 422 it replaces by one naming both codes)."""
+
+    def operation_helper(self, path=None, operations=None, view=None, **kwargs: Any) -> None:
+        view_class = getattr(view, "view_class", None)
+        for method, operation in (operations or {}).items():
+            if getattr(getattr(view_class, method, None), IDEMPOTENCY_KEY_DECLARED, False):
+                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
+                responses = operation.setdefault("responses", {})
+                for status, (name, _code, _meaning) in IDEMPOTENCY_RESPONSES.items():
+                    responses[status] = {"$ref": f"#/components/responses/{name}"}
+
+
 def idempotent_response_component(status: int, code: str, meaning: str) -> dict[str, Any]:
     """A status's usual error, or the one an `Idempotency-Key` causes: both as examples."""
     response = error_response_component(status)
@@ -338,6 +346,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         plugins=[
             FlaskPlugin(),
             DeclaredInputsPlugin(),
+            IdempotencyKeyPlugin(),
             SchemaNamesPlugin(documented_schemas(), marshmallow_plugin),
             marshmallow_plugin,
         ],
