@@ -16,6 +16,7 @@ from flask_restful import Api
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from extensions import keep_retry_after
 from services.exceptions import RefreshInProgress, SessionRevoked
 from stores.exceptions import Busy, Conflict, NotFound, Stale
 
@@ -156,12 +157,11 @@ def _render_session_revoked(error: SessionRevoked):
 
 def _render_refresh_in_progress(error: RefreshInProgress):
     # The first exchange takes milliseconds: retry in a second, well within the reuse grace.
-    g.retry_after = "1"
+    keep_retry_after(1)
     return error_response(
         409,
         "request_in_progress",
         "This refresh token is being exchanged by another request; retry for the same pair.",
-        headers={"Retry-After": g.retry_after},
     )
 
 

@@ -30,6 +30,7 @@ UNVERIFIED_TLS_OPTIONS = {"ssl_cert_reqs": "none", "ssl_check_hostname": False}
 ALLOWED_REQUEST_HEADERS = [
     "Authorization",
     "Content-Type",
+    "Idempotency-Key",
     "If-Match",
     "If-None-Match",
     "Idempotency-Key",
@@ -62,14 +63,19 @@ def api_wide_rate_limit() -> str:
     return f"{current_app.config['DEFAULT_RATE_LIMIT']} per minute"
 
 
+def keep_retry_after(seconds: int) -> None:
+    """Make this request's response say `Retry-After: seconds`, whatever its status: for the
+    few refusals besides 429 and 503 that tell the client when to try again (a 409
+    `request_in_progress`)."""
+    g.retry_after = str(seconds)
+
+
 def retry_after_only_on_refusals(response):
-    """Flask-Limiter sends Retry-After with every response; it means something only on a 429 or
-    503, and clients reading it on a 200 would wait for nothing. An error that asked for its own
-    (`g.retry_after`, e.g. a 409 `request_in_progress`) gets exactly that, not the limiter's
-    window reset."""
-    own = g.get("retry_after")
-    if own is not None:
-        response.headers["Retry-After"] = own
+    """Flask-Limiter sends Retry-After with every response (and raises it to its window's reset);
+    it means something only on a 429 or 503, and clients reading it on a 200 would wait for
+    nothing. A response that asked for its own (`keep_retry_after`) gets exactly that."""
+    if "retry_after" in g:
+        response.headers["Retry-After"] = g.retry_after
     elif response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)
     return response

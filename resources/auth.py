@@ -8,6 +8,7 @@ from flask_restful import Resource
 from errors import ApiError
 from resources.auth_throttle import LOGIN_LIMITS, REGISTER_LIMITS
 from resources.caller import access_token_required, refresh_token_required
+from resources.idempotency import idempotent
 from schemas.users import LoginSchema, RegisterSchema, render_user
 from services.passwords import hash_password, needs_rehash, verify_password
 from services.sessions import open_session, refresh_session, revoke_login
@@ -19,6 +20,7 @@ from web.parsing import use_body
 class Register(Resource):
     decorators = REGISTER_LIMITS
 
+    @idempotent
     @use_body(RegisterSchema())
     def post(self, data):
         """Create an account.

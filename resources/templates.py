@@ -18,6 +18,7 @@ from flask import url_for
 from flask_restful import Resource
 
 from resources.caller import current_caller, jwt_or_api_key_required
+from resources.idempotency import idempotent
 from schemas.pagination import sortable
 from schemas.templates import TemplateInputSchema, TemplateListArgs, render_template_object
 from services import template_cache
@@ -74,6 +75,7 @@ class TemplateList(Resource):
         body, headers = page_response(page, found, render_template_object)
         return body, 200, headers
 
+    @idempotent
     @use_body(TemplateInputSchema())
     def post(self, data):
         """Create a template.

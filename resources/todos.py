@@ -13,6 +13,7 @@ from flask import url_for
 from flask_restful import Resource
 
 from resources.caller import access_token_required
+from resources.idempotency import idempotent
 from schemas.pagination import sortable
 from schemas.todos import TodoInputSchema, TodoListArgs, render_todo
 from services.tokens import current_claims, current_user_id
@@ -57,6 +58,7 @@ class TodoList(Resource):
         body, headers = page_response(page, todos, render_todo)
         return body, 200, headers
 
+    @idempotent
     @use_body(TodoInputSchema())
     def post(self, data):
         """Create a todo.

@@ -19,7 +19,7 @@ import inspect
 import pkgutil
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from apispec import APISpec, BasePlugin
@@ -83,6 +83,32 @@ RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": "Requests allowed in the current window",
     "X-RateLimit-Remaining": "Requests left in the current window",
     "X-RateLimit-Reset": "When the window resets (Unix time)",
+}
+# Operations that take an `Idempotency-Key` (marked by resources/idempotency.py) document the
+# header and, in place of their own 409 and 422, these responses naming both codes each may carry.
+IDEMPOTENCY_KEY_DECLARED = "__idempotency_key__"
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": (
+        "1-255 visible ASCII characters, new for each object to create. Retrying with the same "
+        "key and an equal JSON body within 24 hours replays the first response "
+        "(`Idempotent-Replayed: true`) and creates nothing."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+IDEMPOTENCY_RESPONSES = {
+    409: (
+        "IdempotentConflict",
+        "request_in_progress",
+        "The first request with this Idempotency-Key is still running; retry in Retry-After seconds.",
+    ),
+    422: (
+        "IdempotentValidationError",
+        "idempotency_key_reused",
+        "This Idempotency-Key was first used with another request body.",
+    ),
 }
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
@@ -333,6 +359,42 @@ def error_response_component(status: int) -> dict[str, Any]:
     return response
 
 
+def declare_idempotency_key(method: Callable) -> Callable:
+    """Mark a resource method as taking an `Idempotency-Key` header, for the document."""
+    setattr(method, IDEMPOTENCY_KEY_DECLARED, True)
+    return method
+
+
+class IdempotencyKeyPlugin(BasePlugin):
+    """Documents the `Idempotency-Key` header of the operations that take it, and their 409 and
+    422 (after DeclaredInputsPlugin, whose 422 it replaces by one naming both codes)."""
+
+    def operation_helper(self, path=None, operations=None, view=None, **kwargs: Any) -> None:
+        view_class = getattr(view, "view_class", None)
+        for method, operation in (operations or {}).items():
+            if getattr(getattr(view_class, method, None), IDEMPOTENCY_KEY_DECLARED, False):
+                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
+                responses = operation.setdefault("responses", {})
+                for status, (name, _code, _meaning) in IDEMPOTENCY_RESPONSES.items():
+                    responses[status] = {"$ref": f"#/components/responses/{name}"}
+
+
+def idempotent_response_component(status: int, code: str, meaning: str) -> dict[str, Any]:
+    """A status's usual error, or the one an `Idempotency-Key` causes: both as examples."""
+    response = error_response_component(status)
+    response["description"] = (
+        f"{MESSAGES[status]} With an Idempotency-Key, also `{code}`: {meaning}"
+    )
+    content = response["content"]["application/json"]
+    content["examples"] = {
+        CODES[status]: {"value": content.pop("example")},
+        code: {"value": {"error": {"code": code, "message": meaning}}},
+    }
+    if status == 409:
+        response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    return response
+
+
 def path_parameters(rule: Rule) -> list[dict[str, Any]]:
     """The rule's variables as OpenAPI path parameters (`<objectid:todo_id>` -> `{todo_id}`)."""
     return [
@@ -363,6 +425,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         plugins=[
             FlaskPlugin(),
             DeclaredInputsPlugin(),
+            IdempotencyKeyPlugin(),
             SchemaNamesPlugin(documented_schemas(), marshmallow_plugin),
             marshmallow_plugin,
         ],
@@ -382,6 +445,8 @@ def build_openapi(app: Flask) -> dict[str, Any]:
     components.schema(schema_component_name(ErrorSchema), schema=ErrorSchema)
     for name, status in ERROR_RESPONSES.items():
         components.response(name, error_response_component(status))
+    for status, (name, code, meaning) in IDEMPOTENCY_RESPONSES.items():
+        components.response(name, idempotent_response_component(status, code, meaning))
     components.response(
         "Error",
         {
