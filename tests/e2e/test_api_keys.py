@@ -9,10 +9,10 @@ import pytest
 import redis
 import requests
 
-from tests.e2e.test_templates_support import (
-    both_workers_busy,
+from tests.e2e.helpers import (
     create_api_key,
     in_parallel,
+    on_both_workers,
     revoke_api_key,
     secret_of,
     templates_url,
@@ -35,8 +35,9 @@ def statuses_with(live_server: LiveServer, key: str) -> list[tuple[int, str | No
 
 def test_a_key_from_the_cli_opens_the_templates_api_on_every_worker(live_server):
     key = create_api_key(live_server)
-    with both_workers_busy(live_server):
-        assert set(statuses_with(live_server, key)) == {(200, None)}
+    assert set(on_both_workers(live_server, lambda: statuses_with(live_server, key))) == {
+        (200, None)
+    }
 
 
 @pytest.mark.parametrize(
@@ -46,16 +47,18 @@ def test_a_key_from_the_cli_opens_the_templates_api_on_every_worker(live_server)
 )
 def test_a_wrong_key_is_refused_on_every_worker(live_server, wrong):
     create_api_key(live_server)  # there are keys, just not this one
-    with both_workers_busy(live_server):
-        assert set(statuses_with(live_server, wrong)) == {(401, "invalid_credentials")}
+    assert set(on_both_workers(live_server, lambda: statuses_with(live_server, wrong))) == {
+        (401, "invalid_credentials")
+    }
 
 
 def test_a_revoked_key_is_refused_on_every_worker_at_once(live_server):
     key = create_api_key(live_server)
     assert set(statuses_with(live_server, key)) == {(200, None)}
     revoke_api_key(live_server, key.split("_")[1])
-    with both_workers_busy(live_server):
-        assert set(statuses_with(live_server, key)) == {(401, "invalid_credentials")}
+    assert set(on_both_workers(live_server, lambda: statuses_with(live_server, key))) == {
+        (401, "invalid_credentials")
+    }
 
 
 def test_revoking_one_key_leaves_the_others_working(live_server):

@@ -12,8 +12,7 @@ import pytest
 import redis
 import requests
 
-from tests.e2e.helpers import API, register
-from tests.e2e.test_templates_support import in_parallel, requests_per_worker
+from tests.e2e.helpers import API, in_parallel, register, requests_per_worker
 from tests.servers import LiveServer
 
 PAIR, ACCOUNT, ADDRESS = 4, 30, 10

@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_templates_support import in_parallel
+from tests.e2e.helpers import in_parallel
 from tests.servers import LiveServer
 
 TOKEN = secrets.token_urlsafe(32)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_templates_support import create_api_key
+from tests.e2e.helpers import create_api_key
 from tests.servers import REPO_ROOT, on_ci
 
 POSTMAN = REPO_ROOT / "postman"

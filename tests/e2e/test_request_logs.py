@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.helpers import API, bearer, login, register
-from tests.e2e.test_templates_support import create_api_key, secret_of, templates_url
+from tests.e2e.helpers import API, bearer, create_api_key, login, register, secret_of, templates_url
 from tests.servers import REPO_ROOT, LiveServer, ServerProcess
 
 

@@ -11,12 +11,12 @@ import pytest
 import redis
 import requests
 
-from tests.e2e.helpers import at_once
-from tests.e2e.test_templates_support import (
-    both_workers_busy,
+from tests.e2e.helpers import (
+    at_once,
     create_api_key,
     in_parallel,
-    login,
+    login_headers,
+    on_both_workers,
     templates_url,
 )
 from tests.servers import LiveServer
@@ -26,7 +26,7 @@ ROUNDS = 100
 
 @pytest.fixture
 def jwt_headers(live_server, http) -> dict[str, str]:
-    return login(live_server, http)
+    return login_headers(live_server, http)
 
 
 @pytest.fixture(scope="module")
@@ -122,21 +122,25 @@ def test_read_after_write_never_sees_the_old_version_on_any_worker(live_server, 
                 reads += 1
         return reads
 
-    stale = []
-    with both_workers_busy(live_server), ThreadPoolExecutor(max_workers=3) as readers:
-        counts = readers.map(keep_reading, range(3))
-        try:
-            for round_number in range(ROUNDS):
-                name = f"v{round_number}"
-                written = http.patch(url, json={"name": name}, headers=key_headers)
-                assert written.status_code == 200, written.text
-                seen = http.get(url, headers=key_headers).json()["name"]
-                if seen != name:
-                    stale.append((name, seen))
-        finally:
-            stop.set()
-        assert all(count > 0 for count in counts)
-    assert stale == []
+    def rounds() -> list[tuple[str, str]]:
+        stale = []
+        stop.clear()
+        with ThreadPoolExecutor(max_workers=3) as readers:
+            counts = readers.map(keep_reading, range(3))
+            try:
+                for round_number in range(ROUNDS):
+                    name = f"v{round_number}"
+                    written = http.patch(url, json={"name": name}, headers=key_headers)
+                    assert written.status_code == 200, written.text
+                    seen = http.get(url, headers=key_headers).json()["name"]
+                    if seen != name:
+                        stale.append((name, seen))
+            finally:
+                stop.set()
+            assert all(count > 0 for count in counts)
+        return stale
+
+    assert on_both_workers(live_server, rounds) == []
 
 
 def test_a_write_by_one_client_is_seen_by_all_others_at_once(live_server, http, key_headers):

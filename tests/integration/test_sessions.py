@@ -8,8 +8,8 @@ import pytest
 from core.clock import utcnow
 from db import get_db
 from extensions import get_redis
+from tests.support import API, bearer
 
-API = "/api/v1"
 PASSWORD = "password-123"
 
 
@@ -17,10 +17,6 @@ PASSWORD = "password-123"
 def app_config(app_config):
     # No reuse grace, so presenting a replaced refresh token is reuse at once.
     return {**app_config, "JWT_REFRESH_REUSE_GRACE": 0}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

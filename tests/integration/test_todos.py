@@ -9,8 +9,7 @@ from db import get_db
 from extensions import get_redis
 from services.tokens import issue_token_pair
 from stores.users import build_user_document, insert_user
-
-TODOS = "/api/v1/todos"
+from tests.support import TODOS
 
 
 @pytest.fixture

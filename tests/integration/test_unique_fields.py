@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-API = "/api/v1"
+from tests.support import API, bearer
+
 PASSWORD = "password-123"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def register_and_login(client, username: str) -> tuple[dict, dict]:

@@ -79,6 +79,18 @@ def auth_headers(app):
 
 
 @pytest.fixture
+def add_user(app, auth_headers):
+    """Factory: a user inserted without a password hash (no login needed, and hashing is slow)."""
+
+    def add(username: str) -> dict:
+        with app.app_context():
+            user = insert_user(build_user_document(username, f"{username}@example.com", "-"))
+        return {"user": user, "headers": auth_headers(user)}
+
+    return add
+
+
+@pytest.fixture
 def user(make_user):
     return make_user()[0]
 

@@ -9,16 +9,9 @@ import pytest
 import services.accounts
 import stores.todos
 from db import get_db
+from tests.support import LOGIN, ME, REFRESH, TODOS, bearer
 
-LOGIN = "/api/v1/auth/login"
-REFRESH = "/api/v1/auth/refresh"
-ME = "/api/v1/users/me"
-TODOS = "/api/v1/todos"
 PASSWORD = "correct horse 1"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def login(client, user) -> dict:

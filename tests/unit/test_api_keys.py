@@ -11,8 +11,8 @@ import pytest
 import services.api_keys as api_keys_service
 from db import get_db
 from services.api_keys import create_api_key, key_id_of, new_key
+from tests.support import TEMPLATES
 
-TEMPLATES = "/api/v1/templates"
 KEY_LINE = re.compile(r"^tk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$", re.MULTILINE)
 
 

@@ -6,15 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-REGISTER = "/api/v1/auth/register"
-LOGIN = "/api/v1/auth/login"
-REFRESH = "/api/v1/auth/refresh"
-LOGOUT = "/api/v1/auth/logout"
-ME = "/api/v1/users/me"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.support import LOGIN, LOGOUT, ME, REFRESH, REGISTER, bearer
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ import pytest
 from app import create_app
 from config import load_config
 from resources.auth_throttle import NO_LOGIN, attempted_account
+from tests.support import LOGIN, REGISTER
 
-REGISTER = "/api/v1/auth/register"
-LOGIN = "/api/v1/auth/login"
 PAIR, ACCOUNT, ADDRESS, REGISTRATIONS = 3, 4, 5, 2
 PASSWORD = "s3cret-pass"
 OWNER_ADDRESS, ATTACKER, ELSEWHERE = "192.0.2.10", "198.51.100.66", "203.0.113.5"

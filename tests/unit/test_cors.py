@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
+from tests.support import TODOS
 
 ALLOWED = "https://app.example.com"
 ALSO_ALLOWED = "https://admin.example.com"
 DISALLOWED = "https://evil.example.net"
-TODOS = "/api/v1/todos"
 TODO = "/api/v1/todos/0123456789abcdef01234567"
 
 

@@ -20,10 +20,8 @@ from extensions import get_redis
 from schemas.todos import TodoInputSchema
 from services.api_keys import create_api_key
 from tests.servers import free_port
+from tests.support import REGISTER, TEMPLATES, TODOS
 
-TODOS = "/api/v1/todos"
-TEMPLATES = "/api/v1/templates"
-REGISTER = "/api/v1/auth/register"
 KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 TODO = {"title": "Buy milk", "tags": ["shop"], "due": "2030-01-31"}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import TODOS
 from web.parsing import MAX_JSON_DEPTH, json_depth
-
-TODOS = "/api/v1/todos"
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from bson import ObjectId
 
 from app import create_app
 from services.api_keys import create_api_key
+from tests.support import TEMPLATES
 
 LIMIT = 3
-TEMPLATES = "/api/v1/templates"
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 # Exempt on purpose (openapi.py): the API's static description, like /health and /docs.
 EXEMPT = {"/api/v1/openapi.json"}

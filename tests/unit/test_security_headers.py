@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from app import create_app
+from tests.support import bearer
 from web.security_headers import PRIVATE_ENDPOINTS
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -162,10 +163,6 @@ def owner(make_user, client):
     user, password = make_user("owner", password=PASSWORD)
     tokens = client.post("/api/v1/auth/login", json={"username": "owner", "password": password})
     return user, tokens.get_json()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_tokens_and_personal_data_are_never_stored(client, owner):

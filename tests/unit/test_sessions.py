@@ -15,16 +15,9 @@ import services.sessions
 from config import ConfigError, load_config
 from db import get_db
 from extensions import get_redis
+from tests.support import LOGIN, LOGOUT, ME, REFRESH, bearer
 
-LOGIN = "/api/v1/auth/login"
-REFRESH = "/api/v1/auth/refresh"
-LOGOUT = "/api/v1/auth/logout"
-ME = "/api/v1/users/me"
 PASSWORD = "correct horse 1"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def login(client, user, password: str = PASSWORD) -> dict:

@@ -11,8 +11,7 @@ from db import get_db
 from services import template_cache
 from services.api_keys import create_api_key
 from stores.templates import find_template, update_template
-
-TEMPLATES = "/api/v1/templates"
+from tests.support import TEMPLATES
 
 
 def item(templateid: str) -> str:

@@ -10,26 +10,13 @@ import stores.todos
 from db import get_db
 from extensions import get_redis
 from stores import locks
-from stores.users import build_user_document, insert_user
+from tests.support import TODOS
 
-TODOS = "/api/v1/todos"
 UNKNOWN_ID = "0123456789abcdef01234567"
 
 
 def todo_url(todo_id: str) -> str:
     return f"{TODOS}/{todo_id}"
-
-
-@pytest.fixture
-def add_user(app, auth_headers):
-    """Factory: a user inserted without a password hash (no login needed, and hashing is slow)."""
-
-    def add(username: str) -> dict:
-        with app.app_context():
-            user = insert_user(build_user_document(username, f"{username}@example.com", "-"))
-        return {"user": user, "headers": auth_headers(user)}
-
-    return add
 
 
 @pytest.fixture

@@ -6,26 +6,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from stores.users import build_user_document, insert_user
-
-TODOS = "/api/v1/todos"
-
-
-@pytest.fixture
-def add_user(app, auth_headers):
-    """Factory: a user inserted without a password hash (no login needed, and hashing is slow)."""
-
-    def add(username: str) -> dict[str, str]:
-        with app.app_context():
-            user = insert_user(build_user_document(username, f"{username}@example.com", "-"))
-        return auth_headers(user)
-
-    return add
+from tests.support import TODOS
 
 
 @pytest.fixture
 def alice(add_user):
-    return add_user("alice")
+    return add_user("alice")["headers"]
 
 
 @pytest.fixture
@@ -172,7 +158,7 @@ def test_filters_combine(listing, create, alice):
 
 
 def test_filters_never_reach_another_users_todos(listing, create, alice, add_user):
-    bob = add_user("bob")
+    bob = add_user("bob")["headers"]
     create(bob, "Buy milk", done=True, tags=["shop"])
     assert titles(listing(q="buy", done="true", tag="shop")) == []
     assert titles(listing(page=1, per_page=10)) == []

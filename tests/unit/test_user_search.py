@@ -20,13 +20,13 @@ from stores.user_search import (
     search_prefixes_for,
 )
 from stores.users import build_user_document
+from tests.support import USERS
 
-USERS = "/api/v1/users"
 PASSWORD_HASH = "unused: listing never checks passwords"
 
 
 @pytest.fixture
-def add_user(app):
+def add_listed_user(app):
     """Factory: insert a searchable user straight into the store; returns the document."""
 
     def add(username: str, name: str = "", created: datetime | None = None, role: str = "user"):
@@ -43,8 +43,8 @@ def add_user(app):
 
 
 @pytest.fixture
-def caller(add_user, auth_headers):
-    return auth_headers(add_user("caller", "The Caller"))
+def caller(add_listed_user, auth_headers):
+    return auth_headers(add_listed_user("caller", "The Caller"))
 
 
 def usernames(response) -> list[str]:
@@ -184,9 +184,9 @@ def test_search_page_is_a_hinted_equality_bounded_by_limit_plus_one(client, call
     assert "password_hash" not in call["projection"]
 
 
-def test_next_search_page_starts_after_the_cursor_key(client, caller, add_user, issued):
+def test_next_search_page_starts_after_the_cursor_key(client, caller, add_listed_user, issued):
     for name in ("mia", "max", "moe"):
-        add_user(name)
+        add_listed_user(name)
     first = client.get(f"{USERS}?q=m&limit=2", headers=caller).get_json()
     client.get(first["links"]["next"], headers=caller)
     second = issued()[-1]
@@ -194,9 +194,11 @@ def test_next_search_page_starts_after_the_cursor_key(client, caller, add_user, 
     assert (second["skip"], second["hint"]) == (0, "search_username")
 
 
-def test_next_page_by_created_excludes_only_the_ties_already_seen(client, caller, add_user, issued):
+def test_next_page_by_created_excludes_only_the_ties_already_seen(
+    client, caller, add_listed_user, issued
+):
     same = datetime(2024, 5, 1)
-    docs = [add_user(name, created=same) for name in ("mia", "max", "moe")]
+    docs = [add_listed_user(name, created=same) for name in ("mia", "max", "moe")]
     first = client.get(f"{USERS}?q=m&sort=-created&limit=2", headers=caller).get_json()
     client.get(first["links"]["next"], headers=caller)
     call = issued()[-1]
@@ -235,9 +237,9 @@ def test_page_mode_with_q_counts_no_further_than_the_page_window(client, caller,
     assert {"count_documents": {"search_prefixes": "cal"}, "limit": 10_000} in issued()
 
 
-def test_count_of_matches_stops_at_the_cap(app, add_user):
+def test_count_of_matches_stops_at_the_cap(app, add_listed_user):
     for name in ("mia", "max", "moe"):
-        add_user(name)
+        add_listed_user(name)
     with app.app_context():
         assert count_matches({"search_prefixes": "m"}, cap=2) == 2
 
@@ -245,49 +247,49 @@ def test_count_of_matches_stops_at_the_cap(app, add_user):
 # --- over HTTP ---------------------------------------------------------------------------------
 
 
-def test_q_matches_username_prefix_case_insensitively(client, caller, add_user):
-    add_user("MarkT")
-    add_user("amark")
+def test_q_matches_username_prefix_case_insensitively(client, caller, add_listed_user):
+    add_listed_user("MarkT")
+    add_listed_user("amark")
     assert usernames(client.get(f"{USERS}?q=mAr", headers=caller)) == ["MarkT"]
 
 
-def test_q_matches_a_prefix_of_any_word_of_the_name(client, caller, add_user):
-    add_user("u1", "Zoë Martínez López")
-    add_user("u2", "Anne Marie")
-    add_user("u3", "Bob Smith")
+def test_q_matches_a_prefix_of_any_word_of_the_name(client, caller, add_listed_user):
+    add_listed_user("u1", "Zoë Martínez López")
+    add_listed_user("u2", "Anne Marie")
+    add_listed_user("u3", "Bob Smith")
     assert usernames(client.get(f"{USERS}?q=mar", headers=caller)) == ["u1", "u2"]
     assert usernames(client.get(f"{USERS}?q=LÓP", headers=caller)) == ["u1"]
 
 
-def test_q_does_not_match_inside_a_word(client, caller, add_user):
-    add_user("u1", "Lamarck")
+def test_q_does_not_match_inside_a_word(client, caller, add_listed_user):
+    add_listed_user("u1", "Lamarck")
     assert usernames(client.get(f"{USERS}?q=mar", headers=caller)) == []
 
 
 @pytest.mark.parametrize("q", [".*", "(a+)+$", "^", "[a-z]", "a|b", "\\"])
-def test_regex_metacharacters_in_q_match_nothing_but_themselves(client, caller, add_user, q):
-    add_user("alpha", "Beta Gamma")
+def test_regex_metacharacters_in_q_match_nothing_but_themselves(client, caller, add_listed_user, q):
+    add_listed_user("alpha", "Beta Gamma")
     assert usernames(client.get(USERS, query_string={"q": q}, headers=caller)) == []
 
 
-def test_punctuation_in_q_is_matched_literally(client, caller, add_user):
-    add_user("a.b.c")
-    add_user("abc")
+def test_punctuation_in_q_is_matched_literally(client, caller, add_listed_user):
+    add_listed_user("a.b.c")
+    add_listed_user("abc")
     assert usernames(client.get(f"{USERS}?q=a.", headers=caller)) == ["a.b.c"]
 
 
-def test_q_longer_than_the_indexed_prefix_matches_the_whole_prefix(client, caller, add_user):
-    add_user("abcdefghijklmnopqrs")
-    add_user("abcdefghijklmnopzz")
-    add_user("u1", "Abcdefghijklmnopqrstu")
+def test_q_longer_than_the_indexed_prefix_matches_the_whole_prefix(client, caller, add_listed_user):
+    add_listed_user("abcdefghijklmnopqrs")
+    add_listed_user("abcdefghijklmnopzz")
+    add_listed_user("u1", "Abcdefghijklmnopqrstu")
     assert usernames(client.get(f"{USERS}?q=abcdefghijklmnopqr", headers=caller)) == [
         "abcdefghijklmnopqrs",
         "u1",
     ]
 
 
-def test_blank_q_lists_everyone(client, caller, add_user):
-    add_user("bob")
+def test_blank_q_lists_everyone(client, caller, add_listed_user):
+    add_listed_user("bob")
     assert usernames(client.get(f"{USERS}?q=%20%20", headers=caller)) == ["bob", "caller"]
 
 
@@ -321,18 +323,18 @@ def test_page_beyond_the_window_is_refused(client, caller):
     assert response.get_json()["error"]["code"] == "page_window_exceeded"
 
 
-def test_cursor_from_a_search_is_refused_for_another_q(client, caller, add_user):
+def test_cursor_from_a_search_is_refused_for_another_q(client, caller, add_listed_user):
     for name in ("mia", "max", "moe"):
-        add_user(name)
+        add_listed_user(name)
     cursor = client.get(f"{USERS}?q=m&limit=1", headers=caller).get_json()["meta"]["next_cursor"]
     response = client.get(f"{USERS}?q=mi&limit=1&cursor={cursor}", headers=caller)
     assert response.status_code == 400
 
 
-def test_listed_users_show_email_only_to_admins(client, add_user, auth_headers):
-    add_user("bob")
-    admin = auth_headers(add_user("boss", role="admin"))
-    user = auth_headers(add_user("carl"))
+def test_listed_users_show_email_only_to_admins(client, add_listed_user, auth_headers):
+    add_listed_user("bob")
+    admin = auth_headers(add_listed_user("boss", role="admin"))
+    user = auth_headers(add_listed_user("carl"))
     as_admin = client.get(f"{USERS}?q=bob", headers=admin).get_json()["items"][0]
     as_user = client.get(f"{USERS}?q=bob", headers=user).get_json()["items"][0]
     assert as_admin["email"] == "bob@example.com" and "email" not in as_user
@@ -354,22 +356,22 @@ def test_callers_see_their_own_email_in_the_listing(client, caller):
     ],
 )
 def test_cursor_walk_visits_every_match_once_in_order_with_ties(
-    client, caller, add_user, sort_name, key, reverse
+    client, caller, add_listed_user, sort_name, key, reverse
 ):
     # Three creation times shared by many users: the order must still be total.
     times = [datetime(2024, 1, day) for day in (1, 2, 3)]
-    docs = [add_user(f"tie{n:02d}", "Tied", created=times[n % 3]) for n in range(13)]
-    add_user("other", "Untied")
+    docs = [add_listed_user(f"tie{n:02d}", "Tied", created=times[n % 3]) for n in range(13)]
+    add_listed_user("other", "Untied")
     seen = walk(client, caller, f"q=ti&sort={sort_name}&limit=2")
     expected = sorted(docs, key=lambda d: (d[key], d["_id"]) if key == "created" else d[key])
     assert seen == [d["username"] for d in (expected[::-1] if reverse else expected)]
 
 
 def test_long_q_needs_one_word_with_the_whole_prefix_not_two_words_around_it(
-    client, caller, add_user
+    client, caller, add_listed_user
 ):
     # One word sorts after the prefix and one before its end: neither starts with it.
-    add_user("u1", "Abcdefghijklmnopz Abcdefghijklmnopa")
+    add_listed_user("u1", "Abcdefghijklmnopz Abcdefghijklmnopa")
     assert usernames(client.get(f"{USERS}?q=abcdefghijklmnopq", headers=caller)) == []
 
 
@@ -377,9 +379,9 @@ def test_long_q_needs_one_word_with_the_whole_prefix_not_two_words_around_it(
     ("stored", "typed"), [("Zoe\u0308", "zo\u00eb"), ("Zo\u00eb", "zoe\u0308")]
 )
 def test_q_matches_accented_names_however_the_accent_is_encoded(
-    client, caller, add_user, stored, typed
+    client, caller, add_listed_user, stored, typed
 ):
-    add_user("u1", f"{stored} Smith")
+    add_listed_user("u1", f"{stored} Smith")
     assert usernames(client.get(USERS, query_string={"q": typed}, headers=caller)) == ["u1"]
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from db import get_db
-
-LOGIN = "/api/v1/auth/login"
-REFRESH = "/api/v1/auth/refresh"
+from tests.support import LOGIN, REFRESH, bearer
 
 
 def user_url(user) -> str:
@@ -18,10 +16,6 @@ def login(client, user, password="correct horse 1") -> dict:
     response = client.post(LOGIN, json={"username": user["username"], "password": password})
     assert response.status_code == 200
     return response.get_json()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import pytest
 from app import create_app
 from extensions import get_redis
 from stores import locks
-
-TODOS = "/api/v1/todos"
+from tests.support import TODOS
 
 
 class FakeAdmin:
