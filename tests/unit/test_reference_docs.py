@@ -18,3 +18,14 @@ def test_the_endpoint_reference_matches_the_openapi_document():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+
+
+def test_the_guide_lists_every_error_code_the_app_renders():
+    from errors import CODES
+
+    guide = (ROOT / "docs" / "guide.md").read_text()
+    codes = {*CODES.values(), "invalid_token", "token_expired", "token_revoked"}
+    codes |= {"invalid_credentials", "page_window_exceeded", "request_in_progress"}
+    codes |= {"idempotency_key_reused"}
+    missing = sorted(code for code in codes if f"`{code}`" not in guide)
+    assert missing == []
