@@ -98,6 +98,7 @@ class TemplateList(Resource):
 class Template(Resource):
     method_decorators = [jwt_or_api_key_required]
     conditional = True  # ETags and If-Match / If-None-Match (web/conditional.py)
+    item_schema = "TemplateSchema"  # what GET, PUT and PATCH answer (documented)
 
     def get(self, templateid: str):
         """Read a template.
@@ -126,9 +127,6 @@ class Template(Resource):
         """Replace a template.
 
         Fields left out are reset to their defaults.
-        ---
-        responses:
-          200: {description: The template, content: {application/json: {schema: TemplateSchema}}}
         """
         with template_cache.writing(templateid):
             template = replace_template(templateid, data, if_match_versions(templateid))
@@ -139,9 +137,6 @@ class Template(Resource):
         """Update a template.
 
         Only the given fields change.
-        ---
-        responses:
-          200: {description: The template, content: {application/json: {schema: TemplateSchema}}}
         """
         with template_cache.writing(templateid):
             template = update_template(templateid, data, if_match_versions(templateid))

@@ -82,6 +82,7 @@ class TodoList(Resource):
 class Todo(Resource):
     method_decorators = [access_token_required]
     conditional = True  # ETags and If-Match / If-None-Match (web/conditional.py)
+    item_schema = "TodoSchema"  # what GET, PUT and PATCH answer (documented)
 
     def get(self, todo_id: ObjectId):
         """Read a todo.
@@ -106,11 +107,6 @@ class Todo(Resource):
         """Replace a todo.
 
         Every writable field is set; optional ones left out reset to their defaults.
-        ---
-        responses:
-          200:
-            description: The replaced todo
-            content: {application/json: {schema: TodoSchema}}
         """
         todo = replace_todo(current_user_id(), todo_id, data, if_match_versions(todo_id))
         return render_todo(todo), 200, etag_header(todo)
@@ -120,11 +116,6 @@ class Todo(Resource):
         """Update a todo.
 
         Only the given fields change.
-        ---
-        responses:
-          200:
-            description: The updated todo
-            content: {application/json: {schema: TodoSchema}}
         """
         todo = update_todo(current_user_id(), todo_id, changes, if_match_versions(todo_id))
         return render_todo(todo), 200, etag_header(todo)

@@ -191,7 +191,7 @@ class DeclaredInputsPlugin(BasePlugin):
     @staticmethod
     def from_resource(operation: dict[str, Any], method: str, view_class: type) -> None:
         """A summary from the docstring's first line and a description from the paragraph
-        after it; the security its guard decorator documents
+        after it; the 200 of a GET, PUT or PATCH from the resource's `item_schema`; the security its guard decorator documents
         (`openapi_security` on the decorator); 304 / 412 when the resource is `conditional`."""
         prose = inspect.getdoc(getattr(view_class, method)) or ""
         prose = prose.split("---")[0].strip()
@@ -203,6 +203,15 @@ class DeclaredInputsPlugin(BasePlugin):
         for decorator in getattr(view_class, "method_decorators", []):
             if hasattr(decorator, "openapi_security"):
                 operation.setdefault("security", decorator.openapi_security)
+        item_schema = getattr(view_class, "item_schema", None)
+        if item_schema and method in ("get", "put", "patch"):
+            operation.setdefault("responses", {}).setdefault(
+                200,
+                {
+                    "description": f"The {item_schema.removesuffix('Schema').lower()}",
+                    "content": {"application/json": {"schema": item_schema}},
+                },
+            )
         if getattr(view_class, "conditional", False):
             responses = operation.setdefault("responses", {})
             if method == "get":
