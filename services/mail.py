@@ -58,7 +58,9 @@ class OutboxEmailBackend(BaseEmailBackend):
         folder = Path(current_app.config["MAIL_OUTBOX_DIR"])
         folder.mkdir(parents=True, exist_ok=True)
         for message in messages:
-            path = folder / f"{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
+            # Names sort by when the message was written (to the millisecond).
+            written = f"{utcnow():%Y%m%d-%H%M%S.%f}"[:-3]
+            path = folder / f"{written}-{uuid.uuid4().hex[:8]}.eml"
             path.write_bytes(message.message().as_bytes())
             log.info("mail written to the outbox: %s", path)
         return len(messages)
