@@ -499,7 +499,7 @@ class TlsRedisServer(RedisServer):
 class SmtpServer:
     """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port, in a thread of the test run, that
     accepts every message and keeps it for the tests: `.url` (what SMTP_URL names), `.messages`,
-    `.wait_for_message(to)`, `.messages_to(to)`.
+    `.wait_for_message(to, subject)`, `.messages_to(to, subject)`.
 
     `tls="smtps"` speaks TLS from the first byte, `tls="starttls"` requires STARTTLS; both with a
     certificate from a throwaway CA (`.ca_path`) that nothing trusts unless told to (a process
@@ -553,15 +553,26 @@ class SmtpServer:
             self._arrived.notify_all()
         return "250 Message accepted for delivery"
 
-    def messages_to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
+    def messages_to(self, address: str, subject: str | None = None) -> list[EmailMessage]:
+        """The messages to `address` (with that subject, if given), in the order they came."""
+        return [
+            message
+            for message in self.messages
+            if address.lower() in str(message["To"]).lower()
+            and (subject is None or message["Subject"] == subject)
+        ]
 
-    def wait_for_message(self, to: str, count: int = 1, timeout: float = 15) -> EmailMessage:
-        """The `count`th message to `to`, waiting for it (mail goes out after the response)."""
+    def wait_for_message(
+        self, to: str, subject: str | None = None, count: int = 1, timeout: float = 15
+    ) -> EmailMessage:
+        """The `count`th message to `to` (with that subject), waiting for it: mail goes out
+        after the response."""
         with self._arrived:
-            arrived = self._arrived.wait_for(lambda: len(self.messages_to(to)) >= count, timeout)
-        assert arrived, f"no message #{count} to {to} within {timeout} s: {self.messages}"
-        return self.messages_to(to)[count - 1]
+            arrived = self._arrived.wait_for(
+                lambda: len(self.messages_to(to, subject)) >= count, timeout
+            )
+        assert arrived, f"no message #{count} to {to} ({subject}) within {timeout} s"
+        return self.messages_to(to, subject)[count - 1]
 
 
 class LiveServer(ServerProcess):
