@@ -92,8 +92,7 @@ class ForgotPassword(Resource):
 class ResetPassword(Resource):
     @use_body(ResetPasswordSchema())
     def post(self, data):
-        """Set a new password with the token of a mailed reset link; every login of the account
-        ends.
+        """Set a new password with a mailed reset link's token, ending every login.
 
         The password follows registration's rules. A token works once: unknown, used and expired
         tokens all answer 400 `invalid_reset_token`. The reset also marks the address verified.
