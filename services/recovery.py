@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import NamedTuple
 
 from bson import ObjectId
 from flask import current_app
@@ -32,9 +33,26 @@ from stores.recovery_tokens import RESET, VERIFY, redeem_token, save_token
 from stores.users import find_user_by_id, find_user_by_login, is_email_verified
 
 TOKEN_BYTES = 32
-# The web client's views the links open (static/app.js).
-RESET_VIEW = "reset-password"
-VERIFY_VIEW = "verify-email"
+
+
+class Link(NamedTuple):
+    """What a kind of mailed link is: its lifetime's setting, the web client's view it opens
+    (static/app.js), and its mail."""
+
+    lifetime_setting: str
+    view: str
+    subject: str
+    template: str
+
+
+LINKS = {
+    RESET: Link(
+        "PASSWORD_RESET_EXPIRES", "reset-password", "Reset your password", "password_reset"
+    ),
+    VERIFY: Link(
+        "EMAIL_VERIFICATION_EXPIRES", "verify-email", "Confirm your email address", "verify_email"
+    ),
+}
 
 
 def token_digest(token: str) -> str:
@@ -57,30 +75,29 @@ def in_words(lifetime: timedelta) -> str:
     return f"{seconds} seconds"
 
 
-def _new_link(kind: str, user: dict, setting: str, view: str) -> dict[str, str] | None:
-    """Store a new token of `kind` for `user` (replacing the last) and return what the mail
-    says about it; None when the account is gone or its address changed meanwhile."""
+def mail_link(kind: str, user: dict) -> None:
+    """Give `user` a new token of `kind` (replacing the last one) and mail them its link; nothing
+    when the account is gone or its address changed meanwhile."""
+    link = LINKS[kind]
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    lifetime = current_app.config[setting]
-    if not save_token(kind, user, token_digest(token), clock.utcnow() + lifetime):
-        return None
-    return {"link": link_to(view, token), "valid_for": in_words(lifetime)}
+    lifetime = current_app.config[link.lifetime_setting]
+    if save_token(kind, user, token_digest(token), clock.utcnow() + lifetime):
+        send_mail(
+            user["email"],
+            link.subject,
+            link.template,
+            username=user["username"],
+            email=user["email"],
+            link=link_to(link.view, token),
+            valid_for=in_words(lifetime),
+        )
 
 
 def mail_password_reset(email: str) -> None:
     """Mail a reset link to the account that uses `email`, if one does."""
     user = find_user_by_login(email)
-    if user is None:
-        return
-    link = _new_link(RESET, user, "PASSWORD_RESET_EXPIRES", RESET_VIEW)
-    if link is not None:
-        send_mail(
-            user["email"],
-            "Reset your password",
-            "password_reset",
-            username=user["username"],
-            **link,
-        )
+    if user is not None:
+        mail_link(RESET, user)
 
 
 def reset_password(token: str, password: str) -> bool:
@@ -102,18 +119,8 @@ def reset_password(token: str, password: str) -> bool:
 def mail_email_verification(user_id: ObjectId) -> None:
     """Mail a verification link to the user's address, unless it is verified already."""
     user = find_user_by_id(user_id)
-    if user is None or is_email_verified(user):
-        return
-    link = _new_link(VERIFY, user, "EMAIL_VERIFICATION_EXPIRES", VERIFY_VIEW)
-    if link is not None:
-        send_mail(
-            user["email"],
-            "Confirm your email address",
-            "verify_email",
-            username=user["username"],
-            email=user["email"],
-            **link,
-        )
+    if user is not None and not is_email_verified(user):
+        mail_link(VERIFY, user)
 
 
 def verify_email(token: str) -> bool:
