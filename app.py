@@ -20,6 +20,7 @@ from config import load_config
 from extensions import init_extensions
 from observability import error_reporting, metrics, request_log
 from resources import register_resources
+from services import mail
 from services.demo_data import DEMO_PASSWORD, DEMO_USERNAME, demo_data_wanted, seed_demo_data
 from services.seeding import SEED_PASSWORD
 from web import openapi, security_headers
@@ -53,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     db.init_app(app)
     init_extensions(app)
+    mail.init_app(app)
     # After the rate limiter's hook: a 415 counts against the client's budget like any request.
     app.before_request(require_json_bodies)
     blacklist.init_app(app)

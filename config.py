@@ -5,11 +5,14 @@ Code reads `current_app.config`; this is the only module that looks at environme
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -28,6 +31,14 @@ WRITE_LOCK_MODES = ("auto", "on", "off")
 # Request logs: short coloured lines for a developer's terminal, JSON lines for log drains (and
 # the e2e tests, which read them).
 LOG_FORMATS = ("json", "text")
+# SMTP_URL schemes: (default port, STARTTLS, TLS from the first byte).
+SMTP_SCHEMES = {
+    "smtp": (25, False, False),
+    "smtp+starttls": (587, True, False),
+    "smtps": (465, False, True),
+}
+# Mail goes out after the response, but a worker waiting on a dead SMTP server serves nobody.
+SMTP_TIMEOUT_SECONDS = 10
 
 
 class ConfigError(RuntimeError):
@@ -144,6 +155,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
             "CHEAPEST" if app_env == "testing" else DEFAULT_HASH_PROFILE,
         ),
     }
+    config.update(mail_settings(raw, app_env, config["PORT"]))
     config["WRITE_LOCKS"] = (_text(raw, "WRITE_LOCKS", "auto") or "").lower()
     if config["WRITE_LOCKS"] not in WRITE_LOCK_MODES:
         raise ConfigError(f"WRITE_LOCKS must be one of {', '.join(WRITE_LOCK_MODES)}")
@@ -159,6 +171,96 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if app_env == "production":
         refuse_development_defaults(config)
     return config
+
+
+def mail_settings(raw: Mapping[str, Any], app_env: str, port: int) -> dict[str, Any]:
+    """Account recovery mail: where links point (PUBLIC_URL), who sends, and how it leaves.
+
+    MAIL_DELIVERY is `smtp` when SMTP_URL is set, else `memory` under testing (Flask-Mailman's
+    locmem outbox, read by the tests) and `outbox` in development (one file per message in
+    MAIL_OUTBOX_DIR). Production refuses to start without SMTP_URL and PUBLIC_URL.
+    """
+    public_url = _text(raw, "PUBLIC_URL")
+    smtp_url = _text(raw, "SMTP_URL")
+    if app_env == "production":
+        for name, value in (("SMTP_URL", smtp_url), ("PUBLIC_URL", public_url)):
+            if not value:
+                raise ConfigError(
+                    f"APP_ENV=production refuses to start: {name} is unset, so password reset "
+                    "and verification links could not be mailed"
+                )
+    public_url = _public_url(public_url or f"http://127.0.0.1:{port}")
+    mail_from = _text(raw, "MAIL_FROM", f"Flask API <no-reply@{_mail_domain(public_url)}>")
+    if "@" not in parseaddr(mail_from or "")[1]:
+        raise ConfigError(f"MAIL_FROM must be an email address, got {mail_from!r}")
+    settings: dict[str, Any] = {
+        "PUBLIC_URL": public_url,
+        "MAIL_FROM": mail_from,
+        "MAIL_OUTBOX_DIR": _text(
+            raw, "MAIL_OUTBOX_DIR", os.path.join(tempfile.gettempdir(), "flask-api-outbox")
+        ),
+        "MAIL_TIMEOUT": SMTP_TIMEOUT_SECONDS,
+        "PASSWORD_RESET_EXPIRES": timedelta(seconds=_int(raw, "PASSWORD_RESET_EXPIRES", 1800)),
+        "EMAIL_VERIFICATION_EXPIRES": timedelta(
+            seconds=_int(raw, "EMAIL_VERIFICATION_EXPIRES", 7 * 24 * 3600)
+        ),
+        # Per hour: forgot-password requests per client address (over it: 429), and reset
+        # mails per submitted address (over it: still 202, but no mail).
+        "PASSWORD_RESET_ADDRESS_LIMIT": _int(raw, "PASSWORD_RESET_ADDRESS_LIMIT", 20),
+        "PASSWORD_RESET_ACCOUNT_LIMIT": _int(raw, "PASSWORD_RESET_ACCOUNT_LIMIT", 5),
+        "REQUIRE_VERIFIED_EMAIL": _bool(raw, "REQUIRE_VERIFIED_EMAIL", False),
+    }
+    if smtp_url:
+        settings.update(_smtp_server(smtp_url), MAIL_DELIVERY="smtp")
+    else:
+        settings["MAIL_DELIVERY"] = "memory" if app_env == "testing" else "outbox"
+    return settings
+
+
+def _public_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"PUBLIC_URL must be the web client's http(s) origin, e.g. https://app.example.com, "
+            f"got {value!r}"
+        )
+    return value.rstrip("/")
+
+
+def _mail_domain(public_url: str) -> str:
+    """The default sender's domain: PUBLIC_URL's host, `localhost` for an address."""
+    host = urlsplit(public_url).hostname or "localhost"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return "localhost"
+
+
+def _smtp_server(url: str) -> dict[str, Any]:
+    """Flask-Mailman's settings for `smtp://$USER:$PASSWORD@host:port`, `smtps://...` (TLS) or
+    `smtp+starttls://...`; the user and password are percent-decoded."""
+    parts = urlsplit(url)
+    scheme = SMTP_SCHEMES.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+        scheme = None
+    if scheme is None or not parts.hostname:
+        raise ConfigError(
+            "SMTP_URL must look like smtp://$USER:$PASSWORD@host:port "
+            "(or smtps://... for TLS, smtp+starttls://... for STARTTLS)"
+        )
+    default_port, starttls, tls = scheme
+    return {
+        "MAIL_SERVER": parts.hostname,
+        "MAIL_PORT": port or default_port,
+        "MAIL_USERNAME": unquote(parts.username) if parts.username else None,
+        "MAIL_PASSWORD": unquote(parts.password) if parts.password else None,
+        "MAIL_USE_TLS": starttls,
+        "MAIL_USE_SSL": tls,
+    }
 
 
 def refuse_development_defaults(config: Mapping[str, Any]) -> None:

@@ -48,6 +48,9 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("search_prefixes", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
             name="search_created_id",
         ),
+        # Redeeming a password reset or verification link: one look-up by the token's hash.
+        IndexModel([("reset_token_hash", ASCENDING)], name="reset_token_hash"),
+        IndexModel([("verify_token_hash", ASCENDING)], name="verify_token_hash"),
     ],
     "todos": [
         # Every todo query starts with the owner; each list sort has its (owner, key, _id) index,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from errors import ErrorRoutingApi
-from resources import auth, templates, todos, users
+from resources import auth, recovery, templates, todos, users
 from resources.caller import rate_limit_identity
 from resources.health import ops
 from resources.web_client import web_client
@@ -16,7 +16,7 @@ def register_resources(app: Flask) -> None:
     app.extensions["rate_limit_identity"] = rate_limit_identity
     api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
     api = ErrorRoutingApi(api_blueprint)
-    for module in (auth, users, todos, templates):
+    for module in (auth, recovery, users, todos, templates):
         module.register(api)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(ops)

@@ -13,10 +13,12 @@ from schemas.user_search import UserSearchArgs
 from schemas.users import UserUpdateSchema, render_user
 from services.accounts import change_account, delete_account
 from services.passwords import hash_password, verify_password
+from services.recovery import mail_email_verification
 from services.tokens import current_claims, current_user_id, is_admin
 from stores.exceptions import NotFound
 from stores.user_search import DEFAULT_SORT, list_users, sorts_for
 from stores.users import find_user_by_id
+from web.after_response import after_response
 from web.conditional import empty_response
 from web.pagination import page_request, page_response
 from web.parsing import use_body, use_query
@@ -109,6 +111,8 @@ class User(Resource):
     @use_body(UserUpdateSchema())
     def patch(self, data, user_id: ObjectId):
         """Change name, email or password (self or admin); role (admins only).
+
+        A new email address is unverified until the link mailed to it is followed.
         ---
         summary: Update a user
         responses:
@@ -127,6 +131,8 @@ class User(Resource):
         own_password_only = ends_logins == "password_changed" and user_id == current_user_id()
         kept_login = current_claims() if own_password_only else None
         updated = change_account(user, changes, ends_logins, kept_login)
+        if updated["email_lc"] != user["email_lc"]:
+            after_response(mail_email_verification, user_id)
         return render_user(updated, current_claims()), 200
 
     def delete(self, user_id: ObjectId):

@@ -1,4 +1,5 @@
-"""Schemas for accounts: registration, login, profile changes, and the user object clients see."""
+"""Schemas for accounts: registration, login, profile changes, account recovery, and the user
+object clients see."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ USERNAME_RULE = validate.Regexp(
 EMAIL_RULES = [validate.Email(), validate.Length(max=254)]
 PASSWORD_RULE = validate.Length(min=8, max=128)
 NAME_RULE = validate.Length(max=100)
+# Recovery tokens are 43 characters (32 random bytes, base64url); anything far longer is no token.
+TOKEN_RULE = validate.Length(min=1, max=128)
 
 
 class RegisterSchema(StrictSchema):
@@ -47,10 +50,38 @@ class UserUpdateSchema(StrictSchema):
     role = fields.String(validate=validate.OneOf(ROLES))
 
 
+class ForgotPasswordSchema(StrictSchema):
+    email = fields.String(required=True, validate=EMAIL_RULES)
+
+
+class ResetPasswordSchema(StrictSchema):
+    token = fields.String(
+        required=True, validate=TOKEN_RULE, metadata={"description": "From the mailed link"}
+    )
+    password = fields.String(required=True, load_only=True, validate=PASSWORD_RULE)
+
+
+class VerifyEmailSchema(StrictSchema):
+    token = fields.String(
+        required=True, validate=TOKEN_RULE, metadata={"description": "From the mailed link"}
+    )
+
+
+class AcceptedSchema(Schema):
+    message = fields.String(required=True)
+
+
 class UserSchema(Schema):
     id = ObjectIdString(attribute="_id", dump_only=True)
     username = fields.String()
     email = fields.String(metadata={"description": "Shown to admins and to the user themself"})
+    email_verified = fields.Boolean(
+        dump_default=True,
+        metadata={
+            "description": "Whether a mailed link proved the address (admins and the user "
+            "themself); accounts made before verification existed count as verified"
+        },
+    )
     name = fields.String()
     role = fields.String(validate=validate.OneOf(ROLES))
     created = Timestamp()
@@ -70,9 +101,10 @@ user_schema = UserSchema()
 def render_user(user: Mapping[str, Any], viewer: Mapping[str, Any]) -> dict[str, Any]:
     """The user object as `viewer` (the caller's token claims) may see it.
 
-    Other users' email addresses are shown only to admins.
+    Other users' email addresses (and whether they are verified) are shown only to admins.
     """
     body = user_schema.dump(user)
     if viewer.get("role") != ADMIN and viewer.get("sub") != body["id"]:
         body.pop("email", None)
+        body.pop("email_verified", None)
     return body

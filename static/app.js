@@ -420,6 +420,105 @@ const templatesPager = new Pager(document.getElementById("view-templates"), "/te
 });
 searchAsYouType(templatesQuery, templatesPager);
 
+// --- Account recovery (the views mailed links open) -------------------------------------------
+// A link is `PUBLIC_URL/#reset-password?token=...` or `#verify-email?token=...`: the token is in
+// the fragment, which browsers never send to a server, nor in a Referer. The page takes it into
+// memory and at once removes it from the address bar and this history entry, so that it is not
+// left on screen, in a bookmark, or for the back button.
+
+const linkViews = {
+  "forgot-password": document.getElementById("view-forgot-password"),
+  "reset-password": document.getElementById("view-reset-password"),
+  "verify-email": document.getElementById("view-verify-email"),
+};
+const verifyNotice = document.getElementById("verify-notice");
+const verifyStatus = document.getElementById("verify-status");
+let linkToken = null;
+
+/** Show the recovery view the address names, if it names one (taking a link's token). */
+function openLinkView(focus) {
+  const [name, query = ""] = location.hash.slice(1).split("?");
+  if (!(name in linkViews)) return false;
+  const token = new URLSearchParams(query).get("token");
+  if (token) {
+    linkToken = token;
+    history.replaceState(null, "", `${location.pathname}${location.search}#${name}`);
+  }
+  if (name === "verify-email") {
+    verifyStatus.textContent = linkToken
+      ? "Confirm that this email address is yours."
+      : "Open the link in the email we sent you to confirm your address.";
+    document.getElementById("verify-button").hidden = !linkToken;
+  }
+  nav.hidden = !tokens.access;
+  showSection(linkViews[name], focus);
+  return true;
+}
+
+/** Back to the sign-in form (forgetting this tab's tokens: the server ended those logins). */
+function backToSignIn(text) {
+  tokens.clear();
+  etags.clear();
+  history.replaceState(null, "", `${location.pathname}${location.search}`);
+  showSignedOut();
+  say(text);
+}
+
+document.getElementById("forgot-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  attempt(async () => {
+    const { body } = await api("POST", "/auth/password/forgot", {
+      body: { email: form.elements.email.value.trim() },
+      token: null,
+    });
+    form.reset();
+    say(`${body.message} Check your mailbox.`);
+  });
+});
+
+document.getElementById("reset-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  attempt(async () => {
+    if (!linkToken) {
+      say("Open the link in the email we sent you to choose a new password.", "error");
+      return;
+    }
+    await api("POST", "/auth/password/reset", {
+      body: { token: linkToken, password: form.elements.password.value },
+      token: null,
+    });
+    linkToken = null;
+    form.reset();
+    backToSignIn("Your password has been changed and every session signed out: sign in with the new one.");
+  });
+});
+
+document.getElementById("verify-button").addEventListener("click", () =>
+  attempt(async () => {
+    const token = linkToken;
+    linkToken = null;
+    document.getElementById("verify-button").hidden = true;
+    try {
+      await api("POST", "/auth/verify", { body: { token }, token: null });
+    } catch (error) {
+      verifyStatus.textContent = describe(error);
+      throw error;
+    }
+    verifyStatus.textContent = "Your email address is confirmed.";
+    verifyNotice.hidden = true;
+    say("Your email address is confirmed.");
+  }),
+);
+
+document.getElementById("resend-verification").addEventListener("click", () =>
+  attempt(async () => {
+    const { body } = await api("POST", "/auth/verify/resend");
+    say(body.message);
+  }),
+);
+
 // --- Views and the account --------------------------------------------------------------------
 
 const views = {
@@ -439,7 +538,7 @@ function currentViewName() {
 /** Show one section; after a user's action, move focus to its heading so keyboard and screen
  * reader users land there (never on page load, where focus starts at the top as usual). */
 function showSection(section, focus) {
-  for (const view of [authSection, ...Object.values(views).map((v) => v.section)]) {
+  for (const view of document.querySelectorAll("main > section.view")) {
     view.hidden = view !== section;
   }
   if (focus) section.querySelector("h1").focus();
@@ -458,12 +557,14 @@ async function showView(focus = true) {
 function showSignedOut(focus = true) {
   nav.hidden = true;
   account.hidden = true;
+  verifyNotice.hidden = true;
   showSection(authSection, focus);
 }
 
 async function showSignedIn(focus = true) {
   const { body: me } = await api("GET", "/users/me");
   document.getElementById("account-name").textContent = me.name ? `${me.username} (${me.name})` : me.username;
+  verifyNotice.hidden = me.email_verified !== false;
   nav.hidden = false;
   account.hidden = false;
   await showView(focus);
@@ -493,8 +594,13 @@ document.getElementById("sign-up-form").addEventListener("submit", (event) => {
   if (!fields.name.trim()) delete fields.name;
   attempt(async () => {
     await api("POST", "/auth/register", { body: fields, token: null });
-    await signIn(fields.username, fields.password);
     form.reset();
+    try {
+      await signIn(fields.username, fields.password);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === "email_not_verified")) throw error;
+      say("Account created. Confirm your email address with the link we sent you, then sign in.");
+    }
   });
 });
 
@@ -514,8 +620,13 @@ document.getElementById("sign-out").addEventListener("click", () =>
 
 window.addEventListener("hashchange", () => {
   say("");
-  if (tokens.access) attempt(showView);
+  if (openLinkView(true)) return;
+  // (From a recovery view opened by a link, the account bar is still to be filled in.)
+  if (tokens.access) attempt(() => (account.hidden ? showSignedIn() : showView()));
+  else showSignedOut();
 });
 
-if (tokens.access) attempt(() => showSignedIn(false));
-else showSignedOut(false);
+if (!openLinkView(false)) {
+  if (tokens.access) attempt(() => showSignedIn(false));
+  else showSignedOut(false);
+}

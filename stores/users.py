@@ -1,11 +1,19 @@
 """The `users` collection: account documents and the queries on them.
 
 A user document:
-    {_id, username, username_lc, email, email_lc, name, name_words, search_prefixes,
-     password_hash, role, created, updated, token_generation, kept_session, kept_from, deleting}
+    {_id, username, username_lc, email, email_lc, email_verified, name, name_words,
+     search_prefixes, password_hash, role, created, updated, token_generation, kept_session,
+     kept_from, deleting, reset_token_hash, reset_token_expires, verify_token_hash,
+     verify_token_expires}
 `username_lc` / `email_lc` are the lowercase copies that unique indexes keep unique
 case-insensitively; `name_words` (the lowercase words of `name`) and `search_prefixes` are what
 user search matches (stores/user_search.py).
+
+`email_verified` is false from registration (or an email change) until a mailed link proves
+the address; accounts without the field (created before it existed) count as verified, as do
+those created by `users create-admin` and `users seed`. `reset_token_hash` / `verify_token_hash`
+and their `_expires` are the SHA-256 of the one outstanding password reset and verification link
+(stores/recovery_tokens.py); an email change voids both.
 
 `token_generation` counts the changes that end the user's logins (password, role, deletion); it
 moves on in the same write as the change, and every token carries the generation it was issued
@@ -41,6 +49,9 @@ from stores.user_search import name_words, search_prefixes_for
 UNIQUE_FIELDS = {"username_lc_unique": "username", "email_lc_unique": "email"}
 # Accounts whose deletion has started are gone for every look-up (`null` also matches missing).
 ACTIVE = {"deleting": None}
+# The recovery links a user has outstanding (stores/recovery_tokens.py): (hash, expiry) fields.
+RESET_TOKEN_FIELDS = ("reset_token_hash", "reset_token_expires")
+VERIFY_TOKEN_FIELDS = ("verify_token_hash", "verify_token_expires")
 
 
 def users() -> Collection:
@@ -48,15 +59,22 @@ def users() -> Collection:
 
 
 def build_user_document(
-    username: str, email: str, password_hash: str, name: str = "", role: str = "user"
+    username: str,
+    email: str,
+    password_hash: str,
+    name: str = "",
+    role: str = "user",
+    email_verified: bool = True,
 ) -> dict[str, Any]:
-    """A new user document with its normalised fields (also used by bulk seeding)."""
+    """A new user document with its normalised fields (also used by bulk seeding). Registration
+    passes `email_verified=False`; accounts made by operators start verified."""
     now = utcnow()
     return {
         "username": username,
         "username_lc": username.lower(),
         "email": email,
         "email_lc": email.lower(),
+        "email_verified": email_verified,
         "name": name,
         "name_words": name_words(name),
         "search_prefixes": search_prefixes_for(username, name),
@@ -111,6 +129,15 @@ def find_user_by_id(user_id: ObjectId) -> dict[str, Any] | None:
     return users().find_one({"_id": user_id, **ACTIVE})
 
 
+def user_write_lock(user_id: ObjectId):
+    """The short lock every write to one user holds (see the module's docstring)."""
+    return write_lock(f"user:{user_id}", "user")
+
+
+def is_email_verified(user: Mapping[str, Any]) -> bool:
+    return user.get("email_verified", True)
+
+
 def find_user_by_login(login: str) -> dict[str, Any] | None:
     """The user whose username or email is `login`, case-insensitively."""
     field = "email_lc" if "@" in login else "username_lc"
@@ -144,6 +171,10 @@ def update_user(
     updates = dict(changes)
     if "email" in updates:
         updates["email_lc"] = updates["email"].lower()
+        if updates["email_lc"] != user.get("email_lc"):
+            # A new address is unproven, and links mailed to the old one must stop working.
+            updates["email_verified"] = False
+            updates.update(dict.fromkeys(RESET_TOKEN_FIELDS + VERIFY_TOKEN_FIELDS))
     if "name" in updates:
         updates["name_words"] = name_words(updates["name"])
         updates["search_prefixes"] = search_prefixes_for(user["username"], updates["name"])
@@ -155,7 +186,7 @@ def update_user(
     if end_sessions:
         updates.update(kept_session=kept_session, kept_from=kept_from)
         operations["$inc"] = {"token_generation": 1}
-    with write_lock(f"user:{user_id}", "user"), unique_fields(updates, exclude_id=user_id):
+    with user_write_lock(user_id), unique_fields(updates, exclude_id=user_id):
         return users().find_one_and_update(query, operations, return_document=ReturnDocument.AFTER)
 
 
@@ -163,7 +194,7 @@ def mark_user_deleting(user_id: ObjectId) -> dict[str, Any] | None:
     """Start deleting an account (or restart an interrupted deletion): from this write on it is
     gone for every look-up and its token generation has moved on. None when there is no such
     account left."""
-    with write_lock(f"user:{user_id}", "user"):
+    with user_write_lock(user_id):
         return users().find_one_and_update(
             {"_id": user_id},
             {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.servers import (
     FerretDBServer,
     RedisServer,
     ServerStartError,
+    SmtpServer,
     ferretdb_cache_path,
     require_binary,
 )
@@ -105,3 +107,13 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     frozen = FrozenClock(app_clock.utcnow)
     monkeypatch.setattr(app_clock, "utcnow", frozen)
     return frozen
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) that keeps every message it is sent: `.url` for SMTP_URL,
+    `.wait_for_message(to)`, `.messages_to(to)`, `.messages`."""
+    server = SmtpServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -9,22 +9,29 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import email
+import email.policy
 import ipaddress
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pymongo
 import pytest
 import redis
 import requests
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -489,6 +496,85 @@ class TlsRedisServer(RedisServer):
         ]
 
 
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a free 127.0.0.1 port, in a thread of the test run, that
+    accepts every message and keeps it for the tests: `.url` (what SMTP_URL names), `.messages`,
+    `.wait_for_message(to, subject)`, `.messages_to(to, subject)`.
+
+    `tls="smtps"` speaks TLS from the first byte, `tls="starttls"` requires STARTTLS; both with a
+    certificate from a throwaway CA (`.ca_path`) that nothing trusts unless told to (a process
+    with `SSL_CERT_FILE=<ca_path>` does). With `credentials=(user, password)` it accepts mail
+    only after that login.
+    """
+
+    def __init__(
+        self, workdir: Path, tls: str | None = None, credentials: tuple[str, str] | None = None
+    ) -> None:
+        self.tls = tls
+        self.credentials = credentials
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self._arrived = threading.Condition()
+        options: dict[str, object] = {}
+        if tls is not None:
+            Path(workdir).mkdir(parents=True, exist_ok=True)
+            self.ca_path, cert_path, key_path = write_throwaway_certificates(Path(workdir))
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(cert_path, key_path)
+            if tls == "smtps":
+                options["ssl_context"] = context
+            else:
+                options.update(tls_context=context, require_starttls=True)
+        if credentials is not None:
+            options.update(authenticator=self._authenticate, auth_required=True)
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
+
+    @property
+    def url(self) -> str:
+        scheme = {None: "smtp", "smtps": "smtps", "starttls": "smtp+starttls"}[self.tls]
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False)
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == self.credentials)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's handler hook
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._arrived:
+            self.messages.append(message)
+            self._arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def messages_to(self, address: str, subject: str | None = None) -> list[EmailMessage]:
+        """The messages to `address` (with that subject, if given), in the order they came."""
+        return [
+            message
+            for message in self.messages
+            if address.lower() in str(message["To"]).lower()
+            and (subject is None or message["Subject"] == subject)
+        ]
+
+    def wait_for_message(
+        self, to: str, subject: str | None = None, count: int = 1, timeout: float = 15
+    ) -> EmailMessage:
+        """The `count`th message to `to` (with that subject), waiting for it: mail goes out
+        after the response."""
+        with self._arrived:
+            arrived = self._arrived.wait_for(
+                lambda: len(self.messages_to(to, subject)) >= count, timeout
+            )
+        assert arrived, f"no message #{count} to {to} ({subject}) within {timeout} s"
+        return self.messages_to(to, subject)[count - 1]
+
+
 class LiveServer(ServerProcess):
     """The app under uwsgi (`uwsgi --ini uwsgi.ini` from the repository root), over real HTTP.
 
@@ -530,6 +616,15 @@ class LiveServer(ServerProcess):
         "PROMETHEUS_ENABLED",
         "PROMETHEUS_MULTIPROC_DIR",
         "SENTRY_DSN",
+        "SMTP_URL",
+        "MAIL_FROM",
+        "PUBLIC_URL",
+        "MAIL_OUTBOX_DIR",
+        "PASSWORD_RESET_EXPIRES",
+        "EMAIL_VERIFICATION_EXPIRES",
+        "PASSWORD_RESET_ADDRESS_LIMIT",
+        "PASSWORD_RESET_ACCOUNT_LIMIT",
+        "REQUIRE_VERIFIED_EMAIL",
         "FLASK_APP",
         "FLASK_DEBUG",
     )

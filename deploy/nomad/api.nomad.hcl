@@ -2,7 +2,7 @@
 #
 # Secrets live in Nomad Variables at nomad/jobs/flask-api, which this job's tasks may read:
 #   nomad var put nomad/jobs/flask-api \
-#     MONGO_URI='mongodb+srv://...' REDIS_URL='rediss://...' \
+#     MONGO_URI='mongodb+srv://...' REDIS_URL='rediss://...' SMTP_URL='smtps://...' \
 #     SECRET_KEY="$(openssl rand -base64 48)" JWT_SECRET_KEY="$(openssl rand -base64 48)"
 # A prestart task runs `db init` (idempotent) before each allocation's web task starts, as
 # Heroku's release phase does; the update stanza rolls allocations one at a time, each healthy
@@ -12,6 +12,12 @@ variable "image" {
   type        = string
   description = "The image built from the repository's Dockerfile"
   default     = "flask-api:1.1.0"
+}
+
+variable "public_url" {
+  type        = string
+  description = "The public https origin of the app: mailed links open the web client there"
+  default     = "https://api.example.com"
 }
 
 variable "count" {
@@ -24,11 +30,13 @@ locals {
   # Variables (never written in the job).
   shared_env = <<-EOT
     APP_ENV=production
+    PUBLIC_URL=${var.public_url}
     {{ with nomadVar "nomad/jobs/flask-api" }}
     MONGO_URI={{ .MONGO_URI }}
     REDIS_URL={{ .REDIS_URL }}
     SECRET_KEY={{ .SECRET_KEY }}
     JWT_SECRET_KEY={{ .JWT_SECRET_KEY }}
+    SMTP_URL={{ .SMTP_URL }}
     {{ end }}
   EOT
 }

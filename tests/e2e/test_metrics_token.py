@@ -23,7 +23,13 @@ MAX_ROUNDS = 10
 
 @pytest.fixture(scope="module")
 def production_server(live_server_factory) -> Iterator[LiveServer]:
-    server = live_server_factory.start(APP_ENV="production", METRICS_TOKEN=TOKEN)
+    server = live_server_factory.start(
+        APP_ENV="production",
+        METRICS_TOKEN=TOKEN,
+        # Never contacted: production only refuses to start without them.
+        SMTP_URL="smtp://127.0.0.1:9",
+        PUBLIC_URL="https://api.example.com",
+    )
     yield server
     live_server_factory.stop(server)
 

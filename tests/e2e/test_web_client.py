@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, Request, Response, expect, sync_p
 
 from tests.e2e.helpers import API, bearer, login, register
 from tests.servers import REPO_ROOT, LiveServer, on_ci
+from tests.support import link_in
 
 SCREENSHOT = REPO_ROOT / "docs" / "web-client.png"
 TIMEOUT_MS = 20_000
@@ -523,3 +524,42 @@ def test_a_429_is_shown_with_its_retry_after(start_live_server, http, page_at):
     expect(message(page)).to_have_text(
         f"Too many requests. Try again in {retry_after} s (Retry-After: {retry_after})."
     )
+
+
+# --- account recovery -------------------------------------------------------------------------
+
+
+def test_forgot_password_then_the_mailed_link_sets_a_new_one(
+    start_live_server, smtp_server, http, page_at
+):
+    # PUBLIC_URL is left at its default, http://127.0.0.1:<PORT>: this very server.
+    server = start_live_server(SMTP_URL=smtp_server.url)
+    account = register(http, server)
+    old = login(http, server, account)
+    page, traffic = page_at(server)
+
+    page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_role("heading", name="Forgot password")).to_be_focused()
+    forgot = page.get_by_role("form", name="Forgot password")
+    forgot.get_by_label("Email").fill(account["email"])
+    forgot.get_by_role("button", name="Email me a link").click()
+    expect(message(page)).to_contain_text("Check your mailbox.")
+    mail = smtp_server.wait_for_message(account["email"], "Reset your password")
+    link = link_in(mail.get_body(("plain",)).get_content(), "reset-password")
+    assert link.group("origin") == server.url
+
+    # Opened from the mail: a fresh load of the page with the token in the fragment.
+    page.goto("about:blank")
+    page.goto(link.group(0))
+    expect(page.get_by_role("heading", name="Reset password")).to_be_visible()
+    expect(page).to_have_url(f"{server.url}/#reset-password")  # the token left the address bar
+    reset = page.get_by_role("form", name="Reset password")
+    reset.get_by_label("New password").fill("chosen-in-chromium")
+    reset.get_by_role("button", name="Set new password").click()
+    expect(message(page)).to_contain_text("Your password has been changed")
+    expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
+
+    (sent,) = traffic.sent("POST", r"/auth/password/reset$")
+    assert sent.post_data_json == {"token": link.group("token"), "password": "chosen-in-chromium"}
+    assert api_get(server, "/users/me", old["access_token"]).status_code == 401
+    sign_in(page, account["username"], "chosen-in-chromium")

@@ -35,7 +35,17 @@ def test_register_returns_the_user_with_location(client):
     )
     assert response.status_code == 201
     user = response.get_json()
-    assert set(user) == {"id", "username", "email", "name", "role", "created", "updated"}
+    assert set(user) == {
+        "id",
+        "username",
+        "email",
+        "email_verified",
+        "name",
+        "role",
+        "created",
+        "updated",
+    }
+    assert user["email_verified"] is False
     assert user["role"] == "user" and user["name"] == "Bob B"
     assert user["created"].endswith("Z")
     assert response.headers["Location"] == f"/api/v1/users/{user['id']}"

@@ -15,6 +15,8 @@ SAFE_PRODUCTION = {
     "JWT_SECRET_KEY": "j" * 40,
     "MONGO_URI": "mongodb://db.example:27017/app",
     "REDIS_URL": "redis://cache.example:6379/0",
+    "SMTP_URL": "smtps://mailer:secret@smtp.example:465",
+    "PUBLIC_URL": "https://app.example",
 }
 
 
@@ -24,7 +26,9 @@ def test_production_with_real_secrets_and_servers_is_accepted():
     assert config["MONGO_DB_NAME"] == "app"
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SECRET_KEY", "MONGO_URI", "REDIS_URL"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "JWT_SECRET_KEY", "MONGO_URI", "REDIS_URL", "SMTP_URL", "PUBLIC_URL"]
+)
 def test_production_refuses_an_unset_setting(missing):
     with pytest.raises(ConfigError, match=missing):
         create_app({**SAFE_PRODUCTION, missing: ""})

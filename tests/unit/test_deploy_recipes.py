@@ -24,7 +24,7 @@ from config import load_config
 from tests.recipes import dockerfile, final_stage, healthcheck_command, instructions
 from tests.servers import REPO_ROOT
 
-SECRET_SETTINGS = ("MONGO_URI", "REDIS_URL", "SECRET_KEY", "JWT_SECRET_KEY")
+SECRET_SETTINGS = ("MONGO_URI", "REDIS_URL", "SECRET_KEY", "JWT_SECRET_KEY", "SMTP_URL")
 RELEASE_COMMAND = ["flask", "--app", "run", "db", "init"]
 
 
@@ -113,7 +113,7 @@ def test_dockerignore_keeps_secrets_and_tooling_out_and_the_app_in():
     ]
     for excluded in (".git", ".venv", ".env", "tests", "bench"):
         assert excluded in patterns
-    needed = ["run.py", "app.py", "uwsgi.ini", "requirements.txt", "core", "static"]
+    needed = ["run.py", "app.py", "uwsgi.ini", "requirements.txt", "core", "static", "templates"]
     needed += tomllib.loads(read("pyproject.toml"))["tool"]["importlinter"]["root_packages"]
     assert not set(needed) & set(patterns)
 
@@ -188,9 +188,10 @@ def test_compose_app_port_and_secrets():
     assert int(environment["PORT"]) == exposed_port()
     assert api["ports"][0].endswith(f":{exposed_port()}")
     assert environment["APP_ENV"] == "production"
-    for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "SMTP_URL"):
         # Required from the environment (or .env), never written here.
         assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", environment[name])
+    assert environment["PUBLIC_URL"].startswith("${PUBLIC_URL:-http")
 
 
 # --- Nomad --------------------------------------------------------------------------------------
@@ -269,6 +270,7 @@ def test_nomad_secrets_come_from_nomad_variables_only():
         assert template["env"] is True and template["destination"].startswith("secrets/")
         assert "nomadVar" in data, name
         assert "APP_ENV=production" in data.splitlines()
+        assert "PUBLIC_URL=${var.public_url}" in data.splitlines()
         for setting in SECRET_SETTINGS:
             assert f"{setting}={{{{ .{setting} }}}}" in data
             assert setting not in task.get("env", [{}])[0]
@@ -292,6 +294,8 @@ def test_app_json_describes_every_setting_and_generates_the_secrets():
     assert (
         env["MONGO_URI"]["required"] is True and "mongodb+srv://" in env["MONGO_URI"]["description"]
     )
+    # Production refuses to start without them: mail could not reach anyone.
+    assert env["SMTP_URL"]["required"] is True and env["PUBLIC_URL"]["required"] is True
 
 
 def test_app_json_buildpack_redis_addon_and_formation():
@@ -313,9 +317,12 @@ def test_app_json_settings_pass_the_production_checks():
         "mongodb+srv://u:p@cluster0.example.mongodb.net/flask_api?retryWrites=true&w=majority"
     )
     settings["REDIS_URL"] = "rediss://:p@ec2-1-2-3-4.compute-1.amazonaws.com:6380"
+    settings["SMTP_URL"] = "smtp+starttls://apikey:p@smtp.example.com:587"
+    settings["PUBLIC_URL"] = "https://my-flask-api.herokuapp.com"
     config = load_config(settings)
     assert config["APP_ENV"] == "production" and config["REDIS_TLS_VERIFY"] is False
     assert config["MONGO_DB_NAME"] == "flask_api" and config["LOG_FORMAT"] == "json"
+    assert config["MAIL_DELIVERY"] == "smtp" and config["MAIL_USE_TLS"] is True
 
 
 # --- CI and repo habits -------------------------------------------------------------------------

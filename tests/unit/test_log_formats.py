@@ -21,6 +21,8 @@ PRODUCTION = {
     "JWT_SECRET_KEY": "j" * 40,
     "MONGO_URI": "mongodb://m/d",
     "REDIS_URL": "redis://r",
+    "SMTP_URL": "smtps://s",
+    "PUBLIC_URL": "https://p",
 }
 
 

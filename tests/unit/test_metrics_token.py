@@ -17,6 +17,8 @@ PRODUCTION = {
     # Never contacted: /metrics touches neither.
     "MONGO_URI": "mongodb://127.0.0.1:9/app",
     "REDIS_URL": "redis://127.0.0.1:9/0",
+    "SMTP_URL": "smtps://127.0.0.1:9",
+    "PUBLIC_URL": "https://app.example.com",
     "RATELIMIT_ENABLED": False,
 }
 WRONG = ["", "Bearer", f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN}x", TOKEN, f"Basic {TOKEN}"]

@@ -26,6 +26,7 @@ def test_the_guide_lists_every_error_code_the_app_renders():
     guide = (ROOT / "docs" / "guide.md").read_text()
     codes = {*CODES.values(), "invalid_token", "token_expired", "token_revoked"}
     codes |= {"invalid_credentials", "page_window_exceeded", "request_in_progress"}
-    codes |= {"idempotency_key_reused"}
+    codes |= {"idempotency_key_reused", "invalid_reset_token", "invalid_verification_token"}
+    codes |= {"email_not_verified"}
     missing = sorted(code for code in codes if f"`{code}`" not in guide)
     assert missing == []
