@@ -246,3 +246,19 @@ def redis_server(port: int, workdir: Path) -> Server:
     command = [find_binary("REDIS_SERVER_BIN", "redis-server"), "--port", str(port)]
     command += ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)]
     return Server("redis", command, {}, port, workdir / "redis.log")
+
+
+def eve_server(mongo_uri: str, logs: Path, **env: str) -> Server:
+    """python-eve (bench/eve_app.py) from the bench venv; `env`: its settings besides MONGO_URI."""
+    port = free_port()
+    command = uwsgi_command(port, "--virtualenv", str(BENCH_VENV), "--wsgi-file")
+    command += [str(HERE / "eve_app.py"), "--callable", "app"]
+    return Server("eve", command, {"MONGO_URI": mongo_uri, **env}, port, logs / "eve.log")
+
+
+def floor_server(mongo_uri: str, logs: Path) -> Server:
+    """The floors (bench/bare_app.py), in the app's venv: they use its query builders."""
+    port = free_port()
+    command = uwsgi_command(port, "--wsgi-file", str(HERE / "bare_app.py"), "--callable", "app")
+    command += ["--chdir", str(REPO), "--pythonpath", str(REPO)]
+    return Server("floor", command, {"MONGO_URI": mongo_uri}, port, logs / "floor.log")

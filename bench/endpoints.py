@@ -60,19 +60,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     BENCH_VENV,
-    HERE,
     REPO,
     RESULTS,
     WORK,
     Server,
     bench_tool,
     ensure_bench_venv,
+    eve_server,
+    floor_server,
     free_port,
     plot,
     redis_server,
     uri_for,
     uwsgi_binary,
-    uwsgi_command,
 )
 from bench.http_load import LoadResult, Repeat, Reply, Request, exchange, run_load
 
@@ -86,7 +86,7 @@ TODOS_PER_USER = 1000
 TEMPLATES = 40_000
 TAGS = ("work", "home", "errand", "later")
 PAGE = 20
-DEEP_STEPS = 1000  # the users page 20,000 items in
+DEEP_STEPS = 1000  # the users page 20,000 items in (`--deep-steps`)
 HOT_TEMPLATES = 64
 PATCHED_PER_WRITER = 20
 LONG_OPERATION_S = 3600
@@ -101,8 +101,8 @@ VARIANTS = {
     "ours-no-log": {"LOG_LEVEL": "WARNING"},
     "ours-no-limiter": {"RATELIMIT_ENABLED": "false"},
 }
-VARIANT_CELLS = ("user_item", "todo_item")
-# The cells the ref (`--ref`) and the variants run, besides those.
+# The cells the refs (`--ref`) and the variants run on (every cell with `--ref-all-cells`).
+LEAN_CELLS = ("user_item", "todo_item", "user_list", "template_hit")
 PLOT_SERVERS = ("ours", "eve", "floor")
 
 
@@ -273,49 +273,22 @@ def servers(mongo_uri: str, args, logs: Path) -> Iterator[dict[str, Server]]:
     redis = redis_server(free_port(), logs)
     redis_url = f"redis://127.0.0.1:{redis.port}/0"
     started: dict[str, Server] = {}
-    eve_port, floor_port = free_port(), free_port()
-    eve = Server(
-        "eve",
-        uwsgi_command(
-            eve_port,
-            "--virtualenv",
-            str(BENCH_VENV),
-            "--wsgi-file",
-            str(HERE / "eve_app.py"),
-            "--callable",
-            "app",
-        ),
-        {"MONGO_URI": uri, "JWT_SECRET_KEY": SECRETS["JWT_SECRET_KEY"]},
-        eve_port,
-        logs / "eve.log",
-    )
-    floor = Server(
-        "floor",
-        uwsgi_command(
-            floor_port,
-            "--wsgi-file",
-            str(HERE / "bare_app.py"),
-            "--callable",
-            "app",
-            "--chdir",
-            str(REPO),
-            "--pythonpath",
-            str(REPO),
-        ),
-        {"MONGO_URI": uri},
-        floor_port,
-        logs / "floor.log",
-    )
+    eve = eve_server(uri, logs, JWT_SECRET_KEY=SECRETS["JWT_SECRET_KEY"])
+    floor = floor_server(uri, logs)
     candidates = [
         (redis, None),
         (ours_server("ours", uri, redis_url, logs), "/health"),
         (eve, "/"),
         (floor, "/const"),
     ]
-    if args.ref:
-        root, sha = export_ref(args.ref)
-        args.ref_name = f"ours@{sha}"
-        candidates.append((ours_server(args.ref_name, uri, redis_url, logs, root), "/health"))
+    for ref in args.ref:
+        root, sha = export_ref(ref)
+        name = f"ours@{sha}"
+        args.ref_names.append(name)
+        args.ref_subjects[name] = subprocess.run(
+            ["git", "log", "-1", "--format=%s", sha], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        candidates.append((ours_server(name, uri, redis_url, logs, root), "/health"))
     if args.variants:
         for name, env in VARIANTS.items():
             candidates.append((ours_server(name, uri, redis_url, logs, **env), "/health"))
@@ -392,7 +365,7 @@ class Cell:
     requests: int
     kinds: tuple[str, ...]
     slots: Slots
-    compare: bool = True  # check that every server answers the same documents
+    compare: bool = False  # check that every server answers the same documents
 
 
 def stateless(make: Callable[[str, int, int, int], Request]) -> Slots:
@@ -415,21 +388,30 @@ def ids_of(kind: str, reply: Reply) -> list[str]:
     return [item["id"] for item in body.get("items", [body])]
 
 
+EVERY_KIND = ("ours", "eve", "floor")
+
+
+def paths(ours: str, eve: str | None = None, floor: str | None = None) -> dict[str, str]:
+    """Each kind of server's path for one request (eve's and the floor's default to ours)."""
+    return {"ours": ours, "eve": eve or ours, "floor": floor or ours}
+
+
 def build_cells(fx: Fixture, args) -> list[Cell]:
     readers, writers = list(READERS), list(WRITERS)
     hot = fx.template_ids[:HOT_TEMPLATES]
     cold = fx.template_ids[HOT_TEMPLATES:]
 
-    def read(kind: str, s: int, path: dict[str, str], owner: int | None = None) -> Request:
-        """GET `path[kind]`: ours under /api/v1 and eve with reader s's token, the floor bare."""
-        if kind == "ours":
-            return Request("GET", API + path["ours"], bearer(fx.access[readers[s]]))
-        if kind == "eve":
-            return Request("GET", path["eve"], bearer(fx.access[readers[s]]))
-        return Request("GET", path["floor"])
+    def read(kind: str, s: int, where_to: dict[str, str]) -> Request:
+        """GET: ours under /api/v1 and eve with reader s's token, the floor bare."""
+        if kind == "floor":
+            return Request("GET", where_to["floor"])
+        prefix = API if kind == "ours" else ""
+        return Request("GET", prefix + where_to[kind], bearer(fx.access[readers[s]]))
 
-    def same(path: str) -> dict[str, str]:
-        return {"ours": path, "eve": path, "floor": path}
+    def reads(name: str, label: str, where_to, requests: int = 0, compare: bool = True) -> Cell:
+        """A cell of GETs: `where_to(s, r, i)` gives each kind of server its path."""
+        make = stateless(lambda k, s, r, i: read(k, s, where_to(s, r, i)))
+        return Cell(name, label, requests or args.requests, EVERY_KIND, make, compare)
 
     def user(s: int, rnd: int, i: int) -> str:
         return fx.sample_user_ids[(rnd * 997 + s * 256 + i) % len(fx.sample_user_ids)]
@@ -449,206 +431,109 @@ def build_cells(fx: Fixture, args) -> list[Cell]:
 
         def make(k: str, s: int, r: int, i: int) -> Request:
             templateid = cold[(run * args.requests + i * CONNECTIONS + s) % len(cold)]
-            return read(k, s, same(f"/templates/{templateid}"))
+            return read(k, s, paths(f"/templates/{templateid}"))
 
         return stateless(make)(server, port, rnd)
 
-    def searches(q: str) -> Cell:
-        return Cell(
+    def search(q: str) -> Cell:
+        return reads(
             f"user_q{len(q)}",
             f"GET /users?q={q}",
-            args.search_requests,
-            ("ours", "eve", "floor"),
-            stateless(
-                lambda k, s, r, i: read(
-                    k,
-                    s,
-                    {
-                        "ours": f"/users?q={q}&limit=20",
-                        "eve": f"/users?where={where(search_prefixes=q)}&max_results=20",
-                        "floor": f"/users?q={q}&limit=20",
-                    },
-                )
+            lambda s, r, i: paths(
+                f"/users?q={q}&limit=20", f"/users?where={where(search_prefixes=q)}&max_results=20"
             ),
+            args.search_requests,
         )
 
     def create(kind: str, s: int, rnd: int, i: int) -> Request:
         body = {"title": f"bench {kind} {rnd}.{s}.{i}", "tags": ["bench"]}
-        token = bearer(fx.access[writers[s]])
         if kind == "floor":
             return Request("POST", f"/todos?{owner(s, writers)}", body=body, expect=201)
-        return Request("POST", (API if kind == "ours" else "") + "/todos", token, body, 201)
+        prefix = API if kind == "ours" else ""
+        return Request("POST", f"{prefix}/todos", bearer(fx.access[writers[s]]), body, 201)
 
     def patches(server: str, port: int, _rnd: int) -> list:
-        kind = kind_of(server)
-        chains = []
+        kind, chains = kind_of(server), []
         for s in range(CONNECTIONS):
             ids = fx.todo_ids[writers[s]][:PATCHED_PER_WRITER]
             if kind == "floor":
                 chains.append(EtagChain(port, [f"/todos/{t}?{owner(s, writers)}" for t in ids], {}))
                 continue
             prefix = API if kind == "ours" else ""
-            paths = [f"{prefix}/todos/{t}" for t in ids]
-            chains.append(EtagChain(port, paths, bearer(fx.access[writers[s]])))
+            paths_ = [f"{prefix}/todos/{t}" for t in ids]
+            chains.append(EtagChain(port, paths_, bearer(fx.access[writers[s]])))
         return chains
 
-    def refreshes(server: str, port: int, _rnd: int) -> list:
+    def refreshes(server: str, port: int, rnd: int) -> list:
         if kind_of(server) == "floor":
-            return stateless(lambda k, s, r, i: Request("GET", "/const"))(server, port, _rnd)
-        return [
-            RefreshChain(login(port, fx.names[number])["refresh_token"]) for number in REFRESHERS
-        ]
+            return stateless(lambda k, s, r, i: Request("GET", "/const"))(server, port, rnd)
+        logins = [login(port, fx.names[number]) for number in REFRESHERS]
+        return [RefreshChain(pair["refresh_token"]) for pair in logins]
 
     def log_in(kind: str, s: int, rnd: int, i: int) -> Request:
-        credentials = {
-            "username": fx.names[(i * CONNECTIONS + s) % len(fx.names)],
-            "password": PASSWORD,
-        }
-        return Request(
-            "POST", f"{API}/auth/login" if kind == "ours" else "/login", body=credentials
-        )
+        name = fx.names[(i * CONNECTIONS + s) % len(fx.names)]
+        path = f"{API}/auth/login" if kind == "ours" else "/login"
+        return Request("POST", path, body={"username": name, "password": PASSWORD})
 
+    page2 = fx.todo_page_two
     return [
-        Cell(
-            "user_item",
-            "GET /users/<id>",
-            args.requests,
-            ("ours", "eve", "floor"),
-            stateless(lambda k, s, r, i: read(k, s, same(f"/users/{user(s, r, i)}"))),
-        ),
-        Cell(
+        reads("user_item", "GET /users/<id>", lambda s, r, i: paths(f"/users/{user(s, r, i)}")),
+        reads(
             "user_list",
             "GET /users (no q)",
-            args.requests,
-            ("ours", "eve", "floor"),
-            stateless(
-                lambda k, s, r, i: read(
-                    k,
-                    s,
-                    {
-                        "ours": "/users?limit=20",
-                        "eve": "/users?max_results=20",
-                        "floor": "/users?limit=20",
-                    },
-                )
-            ),
+            lambda s, r, i: paths("/users?limit=20", "/users?max_results=20"),
+            args.list_requests,
         ),
-        Cell(
+        reads(
             "user_deep",
-            f"GET /users, {DEEP_STEPS:,} cursor steps deep",
-            args.requests,
-            ("ours", "eve", "floor"),
-            stateless(
-                lambda k, s, r, i: read(
-                    k,
-                    s,
-                    {
-                        "ours": f"/users?limit=20&cursor={fx.deep_users['cursor']}",
-                        "eve": f"/users?max_results=20&page={DEEP_STEPS + 1}",
-                        "floor": f"/users?limit=20&{fx.deep_users['floor']}",
-                    },
-                )
+            f"GET /users, {args.deep_steps:,} cursor steps deep",
+            lambda s, r, i: paths(
+                f"/users?limit=20&cursor={fx.deep_users['cursor']}",
+                f"/users?max_results=20&page={args.deep_steps + 1}",
+                f"/users?limit=20&{fx.deep_users['floor']}",
             ),
+            args.list_requests,
         ),
-        *(searches(q) for q in ("m", "ma", "mar")),
-        Cell(
+        *(search(q) for q in ("m", "ma", "mar")),
+        reads(
             "todo_item",
             "GET /todos/<id>",
-            args.requests,
-            ("ours", "eve", "floor"),
-            stateless(
-                lambda k, s, r, i: read(
-                    k,
-                    s,
-                    {
-                        "ours": f"/todos/{todo(s, i)}",
-                        "eve": f"/todos/{todo(s, i)}",
-                        "floor": f"/todos/{todo(s, i)}?{owner(s)}",
-                    },
-                )
-            ),
+            lambda s, r, i: paths(f"/todos/{todo(s, i)}", floor=f"/todos/{todo(s, i)}?{owner(s)}"),
         ),
-        Cell(
+        reads(
             "todo_list",
             "GET /todos?done=false&tag=work",
-            args.requests,
-            ("ours", "eve", "floor"),
-            stateless(
-                lambda k, s, r, i: read(
-                    k,
-                    s,
-                    {
-                        "ours": "/todos?done=false&tag=work&limit=20",
-                        "eve": f"/todos?where={where(done=False, tags='work')}&max_results=20",
-                        "floor": f"/todos?{owner(s)}&done=false&tag=work&limit=20",
-                    },
-                )
+            lambda s, r, i: paths(
+                "/todos?done=false&tag=work&limit=20",
+                f"/todos?where={where(done=False, tags='work')}&max_results=20",
+                f"/todos?{owner(s)}&done=false&tag=work&limit=20",
             ),
         ),
-        Cell(
+        reads(
             "todo_cursor",
             "GET /todos, page 2 by cursor",
-            args.requests,
-            ("ours", "eve", "floor"),
-            stateless(
-                lambda k, s, r, i: read(
-                    k,
-                    s,
-                    {
-                        "ours": f"/todos?limit=20&cursor={fx.todo_page_two[s]['cursor']}",
-                        "eve": "/todos?max_results=20&page=2",
-                        "floor": f"/todos?{owner(s)}&limit=20&{fx.todo_page_two[s]['floor']}",
-                    },
-                )
+            lambda s, r, i: paths(
+                f"/todos?limit=20&cursor={page2[s]['cursor']}",
+                "/todos?max_results=20&page=2",
+                f"/todos?{owner(s)}&limit=20&{page2[s]['floor']}",
             ),
         ),
+        Cell("todo_create", "POST /todos", args.write_requests, EVERY_KIND, stateless(create)),
         Cell(
-            "todo_create",
-            "POST /todos",
-            args.write_requests,
-            ("ours", "eve", "floor"),
-            stateless(create),
-            False,
+            "todo_patch", "PATCH /todos/<id> (If-Match)", args.write_requests, EVERY_KIND, patches
         ),
-        Cell(
-            "todo_patch",
-            "PATCH /todos/<id> (If-Match)",
-            args.write_requests,
-            ("ours", "eve", "floor"),
-            patches,
-            False,
-        ),
-        Cell(
+        reads(
             "template_hit",
             "GET /templates/<id> (cache hit)",
-            args.requests,
-            ("ours", "eve", "floor"),
-            stateless(lambda k, s, r, i: read(k, s, same(f"/templates/{hot[(i + s) % len(hot)]}"))),
-            False,
+            lambda s, r, i: paths(f"/templates/{hot[(i + s) % len(hot)]}"),
+            compare=False,
         ),
         Cell(
-            "template_miss",
-            "GET /templates/<id> (cache miss)",
-            args.requests,
-            ("ours", "eve", "floor"),
-            misses,
-            False,
+            "template_miss", "GET /templates/<id> (cache miss)", args.requests, EVERY_KIND, misses
         ),
+        Cell("refresh", "POST /auth/refresh", args.write_requests, ("ours", "floor"), refreshes),
         Cell(
-            "refresh",
-            "POST /auth/refresh",
-            args.write_requests,
-            ("ours", "floor"),
-            refreshes,
-            False,
-        ),
-        Cell(
-            "login",
-            "POST /auth/login",
-            args.login_requests,
-            ("ours", "floor"),
-            stateless(log_in),
-            False,
+            "login", "POST /auth/login", args.login_requests, ("ours", "floor"), stateless(log_in)
         ),
         Cell(
             "const",
@@ -656,7 +541,6 @@ def build_cells(fx: Fixture, args) -> list[Cell]:
             args.requests,
             ("floor",),
             stateless(lambda k, s, r, i: Request("GET", "/const")),
-            False,
         ),
     ]
 
@@ -672,13 +556,13 @@ def login(port: int, username: str) -> dict[str, Any]:
     return reply.json()
 
 
-def prepare(fx: Fixture, ours_port: int) -> None:
-    """Tokens, the users cursor 1,000 steps deep and each reader's todo page-two cursor."""
+def prepare(fx: Fixture, ours_port: int, deep_steps: int) -> None:
+    """Tokens, the users cursor `deep_steps` steps deep and each reader's page-two cursor."""
     for number in itertools.chain(READERS, WRITERS):
         fx.access[number] = login(ours_port, fx.names[number])["access_token"]
     headers = bearer(fx.access[READERS[0]])
     cursor = ""
-    for _ in range(DEEP_STEPS):  # follow `next_cursor` as a client would
+    for _ in range(deep_steps):  # follow `next_cursor` as a client would
         body = exchange(
             ours_port, Request("GET", f"{API}/users?limit={PAGE}{cursor}", headers)
         ).json()
@@ -731,11 +615,15 @@ def check_same_answers(cells: list[Cell], running: dict[str, Server]) -> list[st
 
 
 def servers_for(cell: Cell, running: dict[str, Server], args) -> list[str]:
+    """Ours, eve and the floor where the cell applies; the refs and variants on LEAN_CELLS."""
     names = [name for name in running if name != "redis" and kind_of(name) in cell.kinds]
-    extra = [name for name in names if name not in PLOT_SERVERS]
-    if cell.name not in VARIANT_CELLS and not args.ref_all_cells:
-        names = [name for name in names if name not in extra or name == args.ref_name]
-    return names
+    if cell.name in LEAN_CELLS:
+        return names
+    return [
+        name
+        for name in names
+        if name in PLOT_SERVERS or (args.ref_all_cells and name in args.ref_names)
+    ]
 
 
 def run_cell(cell: Cell, server: Server, rnd: int, redis: Server, requests: int) -> LoadResult:
@@ -949,9 +837,36 @@ def target_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def lean_lines(data: dict[str, Any]) -> list[str]:
+    """The lean pass: ours as of each ref (oldest first), as it is, and without each cost."""
+    steps = [*data["args"]["ref_names"], "ours", *VARIANTS]
+    subjects = {**data["args"]["ref_subjects"], "ours": "this tree"}
+    subjects.update({name: f"this tree, {env}" for name, env in VARIANTS.items()})
+    lines = [
+        "",
+        "## The request path, step by step (same run)",
+        "",
+        "| endpoint | server | what | req/s | x floor | p50 ms | CPU ms/req | redis CPU ms/req |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for cell in LEAN_CELLS:
+        by_server = data["results"].get(cell, {})
+        floor = by_server.get("floor", {}).get("rps")
+        for step in steps:
+            m = by_server.get(step)
+            if not m:
+                continue
+            lines.append(
+                f"| {data['labels'][cell]} | {step} | {subjects[step][:70]} | {m['rps']} | "
+                f"{ratio(m['rps'], floor)} | {m['p50_ms']} | {m['cpu_ms_per_req']} | "
+                f"{m.get('redis_cpu_ms_per_req', '-')} |"
+            )
+    return lines if len(lines) > 5 else []
+
+
 def write_report(data: dict[str, Any], name: str) -> None:
     results, env = data["results"], data["environment"]
-    servers = [s for s in ("ours", data["args"].get("ref_name"), "eve", "floor") if s]
+    servers = ["ours", *data["args"]["ref_names"], "eve", "floor"]
     lines = [
         f"# Every endpoint under load: ours vs python-eve vs the floors ({data['when'][:10]})",
         "",
@@ -1000,6 +915,7 @@ def write_report(data: dict[str, Any], name: str) -> None:
                 f"{m['p99_ms']} | {m['cpu_ms_per_req']} | {m.get('redis_cpu_ms_per_req', '-')} | "
                 f"{m['worker_rss_mib']} | {', '.join(f'{x:.0f}' for x in m['rounds_rps'])} |"
             )
+    lines += lean_lines(data)
     login = results.get("login", {})
     if login:
         lines += [
@@ -1067,11 +983,15 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=1500, help="per read cell and run")
+    parser.add_argument("--list-requests", type=int, default=240, help="per list cell and run")
     parser.add_argument("--write-requests", type=int, default=800)
     parser.add_argument("--search-requests", type=int, default=160)
     parser.add_argument("--login-requests", type=int, default=48)
+    parser.add_argument("--deep-steps", type=int, default=DEEP_STEPS)
     parser.add_argument("--cells", help="comma-separated cell names (default: all)")
-    parser.add_argument("--ref", help="also run ours as of this git revision")
+    parser.add_argument(
+        "--ref", action="append", default=[], help="also run ours as of this git revision"
+    )
     parser.add_argument("--ref-all-cells", action="store_true", help="the ref on every cell")
     parser.add_argument("--variants", action="store_true", help="ours without each of its costs")
     parser.add_argument("--profile", action="store_true", help="py-spy on ours, GET /users/<id>")
@@ -1079,14 +999,37 @@ def main() -> None:
     parser.add_argument("--seed-only", action="store_true")
     parser.add_argument("--name", default="endpoints", help="report name in bench/results")
     parser.add_argument("--engine-note", default="", help="what the report says of the server")
+    parser.add_argument(
+        "--ferretdb",
+        action="store_true",
+        help="on a throwaway FerretDB 1.24 (the test suite's), for correctness, not figures",
+    )
     args = parser.parse_args()
-    args.ref_name = None
-    mongo_uri = os.environ.get("MONGO_URI")
-    if not mongo_uri:
-        sys.exit("set MONGO_URI to the MongoDB server to measure")
+    args.ref_names, args.ref_subjects = [], {}
     from services.seeding import SEED_PASSWORD
 
     PASSWORD = SEED_PASSWORD
+    with ExitStack() as stack:
+        mongo_uri = (
+            stack.enter_context(ferretdb()) if args.ferretdb else os.environ.get("MONGO_URI")
+        )
+        if not mongo_uri:
+            sys.exit("set MONGO_URI to the MongoDB server to measure (or pass --ferretdb)")
+        run(mongo_uri, args)
+
+
+@contextmanager
+def ferretdb() -> Iterator[str]:
+    """A throwaway FerretDB, the test suite's binary (tests/servers.py)."""
+    from tests.servers import FerretDBServer, ferretdb_cache_path, find_binary
+
+    with tempfile.TemporaryDirectory(prefix="bench-ferretdb-") as workdir:
+        binary = find_binary("FERRETDB_BIN", ferretdb_cache_path(), "ferretdb")
+        with FerretDBServer(binary, Path(workdir)) as server:
+            yield server.uri
+
+
+def run(mongo_uri: str, args) -> None:
     seeding = seed(mongo_uri, args.users, args.after_load)
     print(json.dumps(seeding), flush=True)
     if args.seed_only:
@@ -1095,7 +1038,7 @@ def main() -> None:
     fx = load_fixture(mongo_uri)
     with tempfile.TemporaryDirectory(prefix="bench-endpoints-") as logs, ExitStack() as stack:
         running = stack.enter_context(servers(mongo_uri, args, Path(logs)))
-        prepare(fx, running["ours"].port)
+        prepare(fx, running["ours"].port, args.deep_steps)
         cells = build_cells(fx, args)
         if args.cells:
             wanted = args.cells.split(",")
