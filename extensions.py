@@ -141,7 +141,12 @@ return {current, redis.call("ttl", KEYS[1])}
 """
 
     def __init__(self, uri: str, **options: Any) -> None:
-        super().__init__(uri.removeprefix("onetrip+"), **options)
+        uri = uri.removeprefix("onetrip+")
+        if not uri.startswith("rediss://"):
+            # TLS options mean nothing on a plain connection (redis-py refuses them), and
+            # Flask-Limiter merges storage options across every app that one process builds.
+            options = {name: value for name, value in options.items() if not name.startswith("ssl")}
+        super().__init__(uri, **options)
 
     def initialize_storage(self, uri: str) -> None:
         super().initialize_storage(uri)
