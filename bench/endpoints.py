@@ -78,6 +78,7 @@ from bench.http_load import LoadResult, Repeat, Reply, Request, exchange, run_lo
 
 DATABASE = "bench_endpoints"
 SEED = 1
+# Settings `main` may change from the command line (--connections, --todos, --templates).
 CONNECTIONS = 16
 READERS = range(0, 16)  # seeded users whose todos are read
 WRITERS = range(16, 32)  # whose todos are written (by every server alike)
@@ -465,7 +466,7 @@ def build_cells(fx: Fixture, args) -> list[Cell]:
     def refreshes(server: str, port: int, rnd: int) -> list:
         if kind_of(server) == "floor":
             return stateless(lambda k, s, r, i: Request("GET", "/const"))(server, port, rnd)
-        logins = [login(port, fx.names[number]) for number in REFRESHERS]
+        logins = [login(port, fx.names[number]) for number in REFRESHERS[:CONNECTIONS]]
         return [RefreshChain(pair["refresh_token"]) for pair in logins]
 
     def log_in(kind: str, s: int, rnd: int, i: int) -> Request:
@@ -870,7 +871,8 @@ def write_report(data: dict[str, Any], name: str) -> None:
         "",
         f"Run {data['when']} by `bench/endpoints.py` ({data['minutes']} min of measuring), "
         f"{data['args']['rounds']} rounds, median per cell. "
-        f"{data['args']['users']:,} users; 16 connections, a fresh connection per request, "
+        f"{data['args']['users']:,} users; {data['args'].get('connections', CONNECTIONS)} connections, a fresh "
+        "connection per request, "
         "fixed request counts; every server uwsgi with 2 workers, the same database and data.",
         "",
         f"- Machine: {env['machine']}; load average at the end {env['load_average']}.",
@@ -976,7 +978,7 @@ fig.tight_layout(); fig.savefig(sys.argv[2], dpi=110)
 
 
 def main() -> None:
-    global PASSWORD
+    global PASSWORD, CONNECTIONS, TODOS_PER_USER, TEMPLATES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
@@ -986,6 +988,9 @@ def main() -> None:
     parser.add_argument("--search-requests", type=int, default=160)
     parser.add_argument("--login-requests", type=int, default=48)
     parser.add_argument("--deep-steps", type=int, default=DEEP_STEPS)
+    parser.add_argument("--connections", type=int, default=CONNECTIONS, choices=range(1, 17))
+    parser.add_argument("--todos", type=int, default=TODOS_PER_USER, help="per bench user")
+    parser.add_argument("--templates", type=int, default=TEMPLATES)
     parser.add_argument("--cells", help="comma-separated cell names (default: all)")
     parser.add_argument(
         "--ref", action="append", default=[], help="also run ours as of this git revision"
@@ -1004,6 +1009,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.ref_names, args.ref_subjects = [], {}
+    CONNECTIONS, TODOS_PER_USER, TEMPLATES = args.connections, args.todos, args.templates
     from services.seeding import SEED_PASSWORD
 
     PASSWORD = SEED_PASSWORD
