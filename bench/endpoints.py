@@ -85,6 +85,8 @@ WRITERS = range(16, 32)  # whose todos are written (by every server alike)
 REFRESHERS = range(32, 48)  # whose logins' refresh tokens are exchanged
 TODOS_PER_USER = 1000
 TEMPLATES = 40_000
+# Seeded todos are dated from here, one a minute; the todos the write cells create are dated now.
+SEEDED_TODOS_FROM = datetime(2025, 1, 1)
 TAGS = ("work", "home", "errand", "later")
 PAGE = 20
 DEEP_STEPS = 1000  # the users page 20,000 items in (`--deep-steps`)
@@ -140,10 +142,9 @@ def seed(mongo_uri: str, users: int, after_load: str | None) -> dict[str, Any]:
             user["username"]: user
             for user in db.users.find({"username": {"$in": names}}, {"username": 1})
         }
-        base = datetime(2025, 1, 1)
         for number in itertools.chain(READERS, WRITERS):
             user = bench_users[names[number]]
-            if db.todos.count_documents({"owner_id": user["_id"]}) >= TODOS_PER_USER:
+            if db.todos.count_documents(seeded_todos(user["_id"])) >= TODOS_PER_USER:
                 continue
             db.todos.delete_many({"owner_id": user["_id"]})
             documents = []
@@ -154,7 +155,7 @@ def seed(mongo_uri: str, users: int, after_load: str | None) -> dict[str, Any]:
                     "tags": [TAGS[i % len(TAGS)], TAGS[(i // 7) % len(TAGS)]],
                 }
                 document = build_todo_document(user["_id"], user["username"], fields)
-                document["created"] = document["updated"] = base + timedelta(minutes=i)
+                document["created"] = document["updated"] = SEEDED_TODOS_FROM + timedelta(minutes=i)
                 documents.append(document)
             db.todos.insert_many(documents)
             loaded = True
@@ -190,6 +191,11 @@ def adapt_search_indexes(db) -> list[str]:
     return [f"{db.name}: {note}" for note in adapt_multikey_indexes(db)]
 
 
+def seeded_todos(owner_id: ObjectId) -> dict[str, Any]:
+    """The filter of the owner's seeded todos (not those the write cells created)."""
+    return {"owner_id": owner_id, "created": {"$lt": datetime(SEEDED_TODOS_FROM.year + 1, 1, 1)}}
+
+
 @dataclass
 class Fixture:
     """What the cells address: ids read from the database and tokens from logins."""
@@ -222,7 +228,7 @@ def load_fixture(mongo_uri: str) -> Fixture:
         sample = random.Random(SEED).sample(every_id, min(4096, len(every_id)))
         todo_ids, todo_created = {}, {}
         for number in itertools.chain(READERS, WRITERS):
-            cursor = db.todos.find({"owner_id": ObjectId(user_ids[number])}, {"created": 1})
+            cursor = db.todos.find(seeded_todos(ObjectId(user_ids[number])), {"created": 1})
             todos = list(cursor.sort([("created", -1), ("_id", -1)]).limit(TODOS_PER_USER))
             todo_ids[number] = [str(todo["_id"]) for todo in todos]
             todo_created[number] = [todo["created"] for todo in todos]
