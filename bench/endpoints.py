@@ -2,8 +2,14 @@
 
 Run by hand, never by the test suite. Point it at any MongoDB-wire server:
 
-    MONGO_URI=mongodb://127.0.0.1:27017/ python bench/endpoints.py [--rounds 5] [--users 100000]
-        [--ref REF] [--variants] [--profile] [--after-load "command run after a bulk load"]
+    MONGO_URI=mongodb://127.0.0.1:27017/ python bench/endpoints.py [--rounds 3] [--users 100000]
+        [--ref REF ...] [--variants] [--profile] [--after-load "command run after a bulk load"]
+
+or, for correctness rather than figures, on a throwaway FerretDB 1.24 (the test suite's binary;
+it scans a collection for most queries, so keep the data small):
+
+    python bench/endpoints.py --ferretdb --users 3000 --todos 100 --templates 2000 \
+        --deep-steps 100 --connections 4 --rounds 1 --requests 64 --name endpoints_ferretdb
 
 It seeds the database `bench_endpoints` (kept between runs; only what is missing is added):
 `--users` users from services.seeding, 1,000 todos for each of 32 of them (16 whose todos are
@@ -17,9 +23,12 @@ redis-server and uwsgi servers with 2 workers each over that one database:
   tokens, verified with the same library and secret) (bench/eve_app.py);
 - floor: bare Flask views issuing the one query each endpoint needs, and constant JSON
   (bench/bare_app.py);
-- with `--ref REF`: ours as of that git revision (before/after in one run);
+- with `--ref REF` (repeatable): ours as of that git revision (before/after in one run);
 - with `--variants`: ours without one of its costs (no metrics, no request log, no rate
   limiter), to price each.
+
+The refs and the variants run on LEAN_CELLS only (every cell for the refs with
+`--ref-all-cells`).
 
 A round runs every cell (endpoint) on every server, the servers' order rotating, so that load
 from anything else on the machine falls on all alike; each cell is a fixed number of requests
@@ -597,12 +606,12 @@ def prepare(fx: Fixture, ours_port: int, deep_steps: int) -> None:
 
 def check_same_answers(cells: list[Cell], running: dict[str, Server]) -> list[str]:
     """Every comparable read answers the same ids on ours, eve and the floor (first request of
-    slot 0 and slot 7); returns what was checked."""
+    slot 0 and slot 7, or the last); returns what was checked."""
     checked = []
     for cell in cells:
         if not cell.compare:
             continue
-        for s in (0, 7):
+        for s in sorted({0, min(7, CONNECTIONS - 1)}):
             answers = {}
             for server in ("ours", "eve", "floor"):
                 slot = cell.slots(server, running[server].port, 0)[s]
@@ -617,6 +626,31 @@ def check_same_answers(cells: list[Cell], running: dict[str, Server]) -> list[st
                 sys.exit(f"{cell.name}: no documents; the check would prove nothing")
         checked.append(f"{cell.name}: {len(answers['ours'])} ids alike on ours, eve and floor")
     return checked
+
+
+def depth_cost(fx: Fixture, running: dict[str, Server], requests: int = 200) -> dict[str, Any]:
+    """Page one and the deep page of the users listing, one request at a time and alternating,
+    so that both see the same load (in the cells they are minutes apart): p50 of each, by server
+    (ours by its cursor, the floor by the same keyset bound, eve by its skip)."""
+    pairs = {
+        "ours": (f"{API}/users?limit=20", f"{API}/users?limit=20&cursor={fx.deep_users['cursor']}"),
+        "floor": ("/users?limit=20", f"/users?limit=20&{fx.deep_users['floor']}"),
+    }
+    headers = bearer(fx.access[READERS[0]])
+    found = {}
+    for server, (first, deep) in pairs.items():
+        port = running[server].port
+        samples: dict[str, list[float]] = {"first": [], "deep": []}
+        for _ in range(requests):
+            for name, path in (("first", first), ("deep", deep)):
+                began = time.perf_counter()
+                reply = exchange(port, Request("GET", path, headers if server == "ours" else {}))
+                samples[name].append((time.perf_counter() - began) * 1000)
+                if reply.status != 200:
+                    sys.exit(f"depth check on {server}: {reply.status}")
+        first_ms, deep_ms = (round(statistics.median(samples[n]), 2) for n in ("first", "deep"))
+        found[server] = {"first_p50_ms": first_ms, "deep_p50_ms": deep_ms, "n": requests}
+    return found
 
 
 def servers_for(cell: Cell, running: dict[str, Server], args) -> list[str]:
@@ -709,22 +743,20 @@ def profile_parts(raw: str) -> dict[str, float]:
 
 
 def profile(cells: list[Cell], running: dict[str, Server], args) -> dict[str, Any]:
-    """py-spy on ours' workers under `GET /users/<id>`: a flame graph and the parts' shares."""
+    """py-spy on ours' workers under `GET /users/<id>`: a flame graph (in the results) and the
+    parts' shares, from the raw stacks of a second recording (kept in bench/.work)."""
     cell = next(cell for cell in cells if cell.name == "user_item")
     ours = running["ours"]
-    shares = {}
-    for fmt, out in (
-        ("flamegraph", f"{args.name}_profile.svg"),
-        ("raw", f"{args.name}_profile.txt"),
-    ):
+    flame_graph, raw = RESULTS / f"{args.name}_profile.svg", WORK / f"{args.name}_profile.txt"
+    for fmt, out in (("flamegraph", flame_graph), ("raw", raw)):
         command = [bench_tool("py-spy"), "record", "--pid", str(ours.pid), "--subprocesses"]
-        command += ["--rate", "250", "--format", fmt, "--output", str(RESULTS / out)]
+        command += ["--rate", "250", "--format", fmt, "--output", str(out)]
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(2)  # attached
         run_cell(cell, ours, 0, running["redis"], args.requests * 4)
         spy.send_signal(2)  # SIGINT: write the output and stop
         spy.wait(timeout=120)
-    shares = profile_parts((RESULTS / f"{args.name}_profile.txt").read_text())
+    shares = profile_parts(raw.read_text())
     return {"flame_graph": f"{args.name}_profile.svg", "parts_percent": shares}
 
 
@@ -839,6 +871,29 @@ def target_lines(results: dict[str, Any]) -> list[str]:
         value = a / b
         met = value >= bound if at_least else value <= bound
         lines.append(f"| {label} | {value:.2f}x | {'yes' if met else '**no**'} |")
+    deep, first = p50("user_deep", "floor"), p50("user_list", "floor")
+    if deep and first:
+        lines += [
+            "",
+            "The deep page and page one are separate cells, measured minutes apart: the floor's "
+            f"own deep page is {deep / first:.2f}x its page one there, whatever the load was then.",
+        ]
+    return lines
+
+
+def depth_lines(depth: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## Page one and the deep page, alternating (one request at a time)",
+        "",
+        "| server | page one p50 ms | deep page p50 ms | deep / page one |",
+        "|---|---|---|---|",
+    ]
+    for server, m in depth.items():
+        lines.append(
+            f"| {server} | {m['first_p50_ms']} | {m['deep_p50_ms']} | "
+            f"{m['deep_p50_ms'] / m['first_p50_ms']:.2f}x |"
+        )
     return lines
 
 
@@ -909,7 +964,10 @@ def write_report(data: dict[str, Any], name: str) -> None:
             f"| {data['labels'][cell]} | {r['ours'] or '-'} | {r['eve'] or '-'} | "
             f"{r['floor'] or '-'} | {ratio(r['ours'], r['eve'])} | {ratio(r['ours'], r['floor'])} |"
         )
-    lines += ["", "## Targets (issue 14)", "", *target_lines(results), "", "## Every cell", ""]
+    lines += ["", "## Targets (issue 14)", "", *target_lines(results)]
+    if "depth" in data:
+        lines += depth_lines(data["depth"])
+    lines += ["", "## Every cell", ""]
     lines += [
         "| endpoint | server | req/s | p50 ms | p99 ms | CPU ms/req | redis CPU ms/req | worker RSS MiB | req/s per round |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -936,11 +994,13 @@ def write_report(data: dict[str, Any], name: str) -> None:
     if "profile" in data:
         lines += [
             "",
-            "## Where an authenticated GET /users/<id> spends its worker CPU (py-spy)",
+            "## Where an authenticated GET /users/<id> spends its time (py-spy)",
             "",
             f"Flame graph: [{data['profile']['flame_graph']}]({data['profile']['flame_graph']}) "
-            "(py-spy 0.4.3, 250 Hz, both workers). Samples of request handling by the first "
-            "part found on the stack:",
+            "(py-spy 0.4.3, 250 Hz, both workers). Samples of request handling by the part of "
+            "the innermost frame that has one. py-spy cannot tell a uwsgi worker blocked in a "
+            "socket read from one computing, so the MongoDB and Redis shares are mostly waiting "
+            "for their answers; the variants above price each part in CPU.",
             "",
             "| part | % of samples |",
             "|---|---|",
@@ -987,7 +1047,7 @@ def main() -> None:
     global PASSWORD, CONNECTIONS, TODOS_PER_USER, TEMPLATES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=1500, help="per read cell and run")
     parser.add_argument("--list-requests", type=int, default=240, help="per list cell and run")
     parser.add_argument("--write-requests", type=int, default=800)
@@ -1006,6 +1066,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="py-spy on ours, GET /users/<id>")
     parser.add_argument("--after-load", help="command run after a bulk load (e.g. ANALYZE)")
     parser.add_argument("--seed-only", action="store_true")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the report from <name>.json"
+    )
     parser.add_argument("--name", default="endpoints", help="report name in bench/results")
     parser.add_argument("--engine-note", default="", help="what the report says of the server")
     parser.add_argument(
@@ -1014,6 +1077,9 @@ def main() -> None:
         help="on a throwaway FerretDB 1.24 (the test suite's), for correctness, not figures",
     )
     args = parser.parse_args()
+    if args.report_only:
+        write_report(json.loads((RESULTS / f"{args.name}.json").read_text()), args.name)
+        return
     args.ref_names, args.ref_subjects = [], {}
     CONNECTIONS, TODOS_PER_USER, TEMPLATES = args.connections, args.todos, args.templates
     from services.seeding import SEED_PASSWORD
@@ -1067,6 +1133,8 @@ def run(mongo_uri: str, args) -> None:
             "requests": {cell.name: cell.requests for cell in cells},
             "environment": environment(mongo_uri, running),
         }
+        if {"user_list", "user_deep"} <= {cell.name for cell in cells}:
+            data["depth"] = depth_cost(fx, running)
         if args.profile:
             data["profile"] = profile(cells, running, args)
     RESULTS.mkdir(exist_ok=True)
