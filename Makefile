@@ -20,14 +20,15 @@ EMBEDDED_STAMP := $(VENV)/.installed-embedded
 DEV_STAMP := $(VENV)/.installed-dev
 SERVICES_ENV := $(VENV)/services.env
 
-.PHONY: help run test services lint format bench clean distclean
+.PHONY: help run test services lint format bench bench-endpoints clean distclean
 
 help:
 	@echo "make run        run the API locally with embedded MongoDB/Redis stand-ins (http://$(HOST):$(PORT))"
 	@echo "make test       install dev deps, provision redis-server + FerretDB + Chromium + newman, run pytest"
 	@echo "make lint       ruff check + ruff format --check + import-linter (the layers)"
 	@echo "make format     ruff format + ruff check --fix"
-	@echo "make bench      python bench/users_search.py"
+	@echo "make bench      make bench-endpoints, then python bench/users_search.py"
+	@echo "make bench-endpoints  every endpoint under load: ours vs python-eve vs the floors"
 	@echo "make clean      remove caches; make distclean also removes $(VENV)"
 
 $(BIN)/python:
@@ -72,6 +73,12 @@ format: $(DEV_STAMP)
 BENCH_ARGS ?=
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/users_search.py $(BENCH_ARGS)
+
+# Needs MONGO_URI; e.g. `make bench-endpoints ENDPOINTS_ARGS="--rounds 3 --ref lead"`.
+ENDPOINTS_ARGS ?=
+bench-endpoints: $(DEV_STAMP)
+	$(BIN)/python bench/endpoints.py $(ENDPOINTS_ARGS)
+bench: bench-endpoints
 
 clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

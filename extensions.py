@@ -7,16 +7,18 @@ Nothing here connects at import time: uwsgi imports the app after forking each w
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import redis
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_caching import Cache
 from flask_compress import Compress
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
+from limits.storage import RedisStorage
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,67 @@ def rate_limited_endpoint() -> str:
     return request.endpoint or "unrouted"
 
 
+class OneTripRedisStorage(RedisStorage):
+    """limits' Redis storage, except that counting a request is one round trip, not three.
+
+    For each request Flask-Limiter increments the window's counter, then, to write the
+    X-RateLimit headers, reads the counter again and asks for its TTL: two more round trips to
+    learn what the increment could have answered. Here the increment's script returns the count
+    and the TTL together, and the two reads that follow it in the same request are answered from
+    them (the count this request made, which is what its headers describe). Reads of a key not
+    incremented in this request, and reads outside a request, go to Redis as before.
+
+    Flask-Limiter picks it by scheme: RATELIMIT_STORAGE_URI `onetrip+redis://...` (or
+    `onetrip+rediss://`) wraps the Redis URL.
+    """
+
+    STORAGE_SCHEME = ["onetrip+redis", "onetrip+rediss"]
+    SCRIPT_INCR_WINDOW = """
+local current = redis.call("incrby", KEYS[1], ARGV[2])
+if tonumber(current) == tonumber(ARGV[2]) then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("ttl", KEYS[1])}
+"""
+
+    def __init__(self, uri: str, **options: Any) -> None:
+        uri = uri.removeprefix("onetrip+")
+        if not uri.startswith("rediss://"):
+            # TLS options mean nothing on a plain connection (redis-py refuses them), and
+            # Flask-Limiter merges storage options across every app that one process builds.
+            options = {name: value for name, value in options.items() if not name.startswith("ssl")}
+        super().__init__(uri, **options)
+
+    def initialize_storage(self, uri: str) -> None:
+        super().initialize_storage(uri)
+        self.lua_incr_window = self.get_connection().register_script(self.SCRIPT_INCR_WINDOW)
+
+    @staticmethod
+    def _windows() -> dict[str, tuple[int, float]]:
+        """This request's counts and window ends, by key (empty outside a request)."""
+        if not has_request_context():
+            return {}
+        return g.setdefault("rate_limit_windows", {})
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        count, ttl = self.lua_incr_window([self.prefixed_key(key)], [expiry, amount])
+        self._windows()[key] = (int(count), time.time() + max(int(ttl), 0))
+        return int(count)
+
+    def get(self, key: str) -> int:
+        known = self._windows().get(key)
+        return known[0] if known else super().get(key)
+
+    def get_expiry(self, key: str) -> float:
+        known = self._windows().get(key)
+        return known[1] if known else super().get_expiry(key)
+
+
+def rate_limit_storage_uri(redis_url: str | None) -> str:
+    """Where the limiter counts: Redis through OneTripRedisStorage, else in memory."""
+    return f"onetrip+{redis_url}" if redis_url else "memory://"
+
+
 jwt = JWTManager()
 limiter = Limiter(key_func=rate_limit_key, headers_enabled=True)
 cache = Cache()
@@ -160,7 +223,7 @@ def init_extensions(app: Flask) -> None:
 
     config = app.config
     redis_url = config.get("REDIS_URL")
-    config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    config.setdefault("RATELIMIT_STORAGE_URI", rate_limit_storage_uri(redis_url))
     # The limiter's own Redis connections get the same options as the app's.
     config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_options(config) if redis_url else {})
     # An application limit (one counter per identity across every endpoint, as the contract's

@@ -1,13 +1,18 @@
 """What the benchmarks share: throwaway local servers, timing, and plots from the bench venv.
 
 Benchmarks are run by hand, never by the test suite; their extra packages (python-eve,
-matplotlib) live in their own venv (bench/.work/venv), never in the app's requirements.
+matplotlib, py-spy) live in their own venv (bench/.work/venv, pinned in bench/requirements.txt),
+never in the app's requirements.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,19 +27,40 @@ REPO = HERE.parent
 WORK = HERE / ".work"
 RESULTS = HERE / "results"
 BENCH_VENV = WORK / "venv"
+BENCH_REQUIREMENTS = HERE / "requirements.txt"
 sys.path.insert(0, str(REPO))
 
 from tests.servers import FerretDBServer, RedisServer, ferretdb_cache_path, find_binary  # noqa: E402
 
 
 def ensure_bench_venv() -> Path:
-    """The bench venv's python, with python-eve and matplotlib (created on first use)."""
+    """The bench venv's python with bench/requirements.txt installed (again when it changes)."""
     python = BENCH_VENV / "bin" / "python"
-    if not (python.exists() and (BENCH_VENV / ".ready").exists()):
+    stamp = BENCH_VENV / ".ready"
+    wanted = hashlib.sha256(BENCH_REQUIREMENTS.read_bytes()).hexdigest()
+    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(BENCH_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "eve", "matplotlib"], check=True)
-        (BENCH_VENV / ".ready").touch()
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+                str(BENCH_REQUIREMENTS),
+            ],
+            check=True,
+        )
+        stamp.write_text(wanted)
     return python
+
+
+def bench_tool(name: str) -> str:
+    """An executable of the bench venv (py-spy)."""
+    ensure_bench_venv()
+    return str(BENCH_VENV / "bin" / name)
 
 
 def plot(script: str, data: dict[str, Any], png: Path) -> None:
@@ -103,3 +129,136 @@ def samples_us(call: Callable[[], object], rounds: int) -> list[float]:
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+# --- servers under load --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def uri_for(mongo_uri: str, database: str) -> str:
+    """`mongo_uri` naming `database` (replacing the one it names, keeping its options)."""
+    base, _, options = mongo_uri.partition("?")
+    base = base.rstrip("/")
+    if base.count("/") > 2:
+        base = base.rsplit("/", 1)[0]
+    return f"{base}/{database}" + (f"?{options}" if options else "")
+
+
+def uwsgi_binary() -> str:
+    found = shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or shutil.which("uwsgi")
+    if not found:
+        sys.exit("uwsgi not found: install requirements.txt")
+    return found
+
+
+def uwsgi_command(port: int, *app_options: str) -> list[str]:
+    """uwsgi serving another WSGI app with the settings of our uwsgi.ini that bear on speed:
+    2 workers under a master, apps loaded after the fork, one request per connection, no
+    request logging by uwsgi, the same buffer and harakiri."""
+    return [
+        uwsgi_binary(),
+        "--http-socket",
+        f"127.0.0.1:{port}",
+        "--processes",
+        "2",
+        "--master",
+        "--lazy-apps",
+        "--enable-threads",
+        "--need-app",
+        "--die-on-term",
+        "--single-interpreter",
+        "--strict",
+        "--disable-logging",
+        "--add-header",
+        "Connection: close",
+        "--harakiri",
+        "30",
+        "--buffer-size",
+        "32768",
+        *app_options,
+    ]
+
+
+class Server:
+    """A child process serving on a free local port, stopped by its own pid when done."""
+
+    def __init__(
+        self, name: str, command: list[str], env: dict[str, str], port: int, log: Path, cwd=REPO
+    ) -> None:
+        self.name, self.command, self.env, self.port, self.log = name, command, env, port, log
+        self.cwd = cwd
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self.process.pid
+
+    def start(self, ready_path: str | None) -> Server:
+        """Start it and wait until `ready_path` answers below 500 (None: the port accepts)."""
+        import requests
+
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"{self.name} exited; see {self.log}")
+            with contextlib.suppress(OSError, requests.RequestException):
+                if ready_path is None:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return self
+                if requests.get(self.url + ready_path, timeout=5).status_code < 500:
+                    return self
+            time.sleep(0.2)
+        self.stop()
+        sys.exit(f"{self.name} did not start; see {self.log}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def redis_server(port: int, workdir: Path) -> Server:
+    """A throwaway redis-server on 127.0.0.1, nothing persisted."""
+    command = [find_binary("REDIS_SERVER_BIN", "redis-server"), "--port", str(port)]
+    command += ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)]
+    return Server("redis", command, {}, port, workdir / "redis.log")
+
+
+def eve_server(mongo_uri: str, logs: Path, **env: str) -> Server:
+    """python-eve (bench/eve_app.py) from the bench venv; `env`: its settings besides MONGO_URI."""
+    port = free_port()
+    command = uwsgi_command(port, "--virtualenv", str(BENCH_VENV), "--wsgi-file")
+    command += [str(HERE / "eve_app.py"), "--callable", "app"]
+    return Server("eve", command, {"MONGO_URI": mongo_uri, **env}, port, logs / "eve.log")
+
+
+def floor_server(mongo_uri: str, logs: Path) -> Server:
+    """The floors (bench/bare_app.py), in the app's venv: they use its query builders."""
+    port = free_port()
+    command = uwsgi_command(port, "--wsgi-file", str(HERE / "bare_app.py"), "--callable", "app")
+    command += ["--chdir", str(REPO), "--pythonpath", str(REPO)]
+    return Server("floor", command, {"MONGO_URI": mongo_uri}, port, logs / "floor.log")

@@ -12,7 +12,9 @@ from functools import wraps
 from typing import Any
 
 from flask import g, request
-from flask_jwt_extended import decode_token, get_jwt, jwt_required, verify_jwt_in_request
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_jwt_extended.exceptions import JWTExtendedException, RevokedTokenError
+from jwt import PyJWTError
 
 from errors import ApiError
 from services.api_keys import verify_api_key
@@ -30,9 +32,40 @@ def documented_guard(guard: Callable, security: list[dict[str, list]]) -> Callab
     return guard
 
 
+def verify_token(refresh: bool = False) -> None:
+    """Verify the request's token (an access token, or a refresh token when `refresh`), once.
+
+    The rate limiter's identity runs first and verifies an access token with the same call
+    (`rate_limit_identity`); Flask-JWT-Extended keeps what verified in its request context, and
+    this reuses it instead of decoding the token and asking Redis again. Anything that did not
+    verify is verified here, so every refusal is the 401 it has always been (blacklist.py).
+    """
+    try:
+        verified = get_jwt()
+    except RuntimeError:  # nothing verified yet in this request
+        verified = {}
+    if verified.get("type") != ("refresh" if refresh else "access"):
+        verify_jwt_in_request(refresh=refresh)
+
+
+def token_required(refresh: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The guard of a view that needs a token: Flask-JWT-Extended's `jwt_required`, verifying
+    once per request (`verify_token`)."""
+
+    def guard(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            verify_token(refresh)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return guard
+
+
 # Resources list these in `method_decorators`.
-access_token_required = documented_guard(jwt_required(), BEARER_AUTH)
-refresh_token_required = documented_guard(jwt_required(refresh=True), BEARER_AUTH)
+access_token_required = documented_guard(token_required(), BEARER_AUTH)
+refresh_token_required = documented_guard(token_required(refresh=True), BEARER_AUTH)
 
 
 def request_api_key() -> dict[str, Any] | None:
@@ -50,6 +83,23 @@ def request_api_key() -> dict[str, Any] | None:
     return g.api_key
 
 
+def access_token_claims() -> dict[str, Any] | None:
+    """The claims of the request's access token, verified here once for the whole request (the
+    guard reuses them: `verify_token`); None when it does not verify.
+
+    A revoked token still names its user: it counts against that user's budget, as it did when
+    this only decoded the token. Failures other than the token's own (Redis unreachable for the
+    blocklist check) propagate: the request answers 503.
+    """
+    try:
+        verify_token()
+    except RevokedTokenError as revoked:
+        return revoked.jwt_data
+    except (JWTExtendedException, PyJWTError):
+        return None
+    return get_jwt()
+
+
 def rate_limit_identity() -> str:
     """Whom a request counts against: the user of a valid access token, an API key, else the IP.
 
@@ -58,13 +108,9 @@ def rate_limit_identity() -> str:
     verifies counts as a key: made-up keys would otherwise give a client a fresh budget per
     request. A key is counted by its public id, never by the key.
     """
-    auth = request.headers.get("Authorization", "")
-    if auth.startswith(BEARER):
-        try:
-            claims = decode_token(auth[len(BEARER) :], allow_expired=False)
-        except Exception:
-            claims = None
-        if claims and claims.get("type") == "access":
+    if request.headers.get("Authorization", "").startswith(BEARER):
+        claims = access_token_claims()
+        if claims:
             return f"user:{claims['sub']}"
     document = request_api_key()
     if document:
@@ -73,7 +119,7 @@ def rate_limit_identity() -> str:
 
 
 def _caller_from_jwt() -> dict[str, str]:
-    verify_jwt_in_request()  # its failures are the usual 401s (errors.py)
+    verify_token()  # its failures are the usual 401s (blacklist.py)
     claims = get_jwt()
     return {"type": "user", "id": claims["sub"], "username": claims["username"]}
 
