@@ -1,11 +1,12 @@
 """The `users` collection: account documents and the queries on them.
 
 A user document:
-    {_id, username, username_lc, email, email_lc, name, name_words, search_prefixes,
+    {_id, username, username_lc, email, email_lc, name, name_words,
      password_hash, role, created, updated, token_generation, kept_session, kept_from, deleting}
 `username_lc` / `email_lc` are the lowercase copies that unique indexes keep unique
-case-insensitively; `name_words` (the lowercase words of `name`) and `search_prefixes` are what
-user search matches (stores/user_search.py).
+case-insensitively; `name_words` are the lowercase words of `name`. User search finds a user by
+its rows in `user_prefixes` (stores/user_prefixes.py), which every write here that sets a
+username or a name keeps in step: rows first, then the document, then the rows it no longer needs.
 
 `token_generation` counts the changes that end the user's logins (password, role, deletion); it
 moves on in the same write as the change, and every token carries the generation it was issued
@@ -35,7 +36,7 @@ from db import get_db
 from stores.duplicate_keys import violated_unique_index
 from stores.exceptions import Conflict
 from stores.locks import write_lock
-from stores.user_search import name_words, search_prefixes_for
+from stores.user_prefixes import add_rows_for, name_words, remove_rows_of, resync_rows
 
 # The unique indexes of db.INDEXES["users"], and the field each keeps unique.
 UNIQUE_FIELDS = {"username_lc_unique": "username", "email_lc_unique": "email"}
@@ -59,7 +60,6 @@ def build_user_document(
         "email_lc": email.lower(),
         "name": name,
         "name_words": name_words(name),
-        "search_prefixes": search_prefixes_for(username, name),
         "password_hash": password_hash,
         "role": role,
         "created": now,
@@ -101,9 +101,17 @@ def insert_user(document: dict[str, Any]) -> dict[str, Any]:
     """Insert a new user; a taken username or email (any case) is a 409 naming the field.
 
     The unique indexes decide, so two concurrent registrations of one name give one account.
+    Its search rows are written first, so a user that exists is always found; a refused one's
+    are removed again.
     """
-    with unique_fields(document):
-        document["_id"] = users().insert_one(document).inserted_id
+    document.setdefault("_id", ObjectId())
+    add_rows_for(document)
+    try:
+        with unique_fields(document):
+            users().insert_one(document)
+    except Conflict:
+        remove_rows_of(document["_id"])
+        raise
     return document
 
 
@@ -136,7 +144,9 @@ def update_user(
     rehash never reverts a password change made meanwhile, and a password checked against an
     old state changes nothing. With `end_sessions` the token generation moves on in the same
     write (sparing `kept_session`'s tokens from generation `kept_from` on), so the change and
-    the end of the old tokens are one step: a write refused (409) has ended nothing.
+    the end of the old tokens are one step: a write refused (409) has ended nothing. A new
+    name's search rows are added before the write, and the rows the stored name no longer needs
+    removed after it, whatever its outcome (stores/user_prefixes.resync_rows).
 
     None when the user is gone, is being deleted, or the password changed meanwhile.
     """
@@ -144,9 +154,10 @@ def update_user(
     updates = dict(changes)
     if "email" in updates:
         updates["email_lc"] = updates["email"].lower()
-    if "name" in updates:
+    renamed = "name" in updates
+    if renamed:
         updates["name_words"] = name_words(updates["name"])
-        updates["search_prefixes"] = search_prefixes_for(user["username"], updates["name"])
+        add_rows_for({**user, "name_words": updates["name_words"]})
     updates["updated"] = utcnow()
     query: dict[str, Any] = {"_id": user_id, **ACTIVE}
     if "password_hash" in updates:
@@ -155,8 +166,14 @@ def update_user(
     if end_sessions:
         updates.update(kept_session=kept_session, kept_from=kept_from)
         operations["$inc"] = {"token_generation": 1}
-    with write_lock(f"user:{user_id}", "user"), unique_fields(updates, exclude_id=user_id):
-        return users().find_one_and_update(query, operations, return_document=ReturnDocument.AFTER)
+    try:
+        with write_lock(f"user:{user_id}", "user"), unique_fields(updates, exclude_id=user_id):
+            return users().find_one_and_update(
+                query, operations, return_document=ReturnDocument.AFTER
+            )
+    finally:
+        if renamed:
+            resync_rows(user_id)
 
 
 def mark_user_deleting(user_id: ObjectId) -> dict[str, Any] | None:
@@ -180,4 +197,7 @@ def ids_of_users_being_deleted() -> list[ObjectId]:
 
 
 def delete_user(user_id: ObjectId) -> bool:
+    """Remove the document, its search rows first (a crash between leaves the account being
+    deleted, which a retried deletion finishes)."""
+    remove_rows_of(user_id)
     return users().delete_one({"_id": user_id}).deleted_count == 1
