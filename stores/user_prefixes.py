@@ -73,16 +73,15 @@ def search_prefixes(username_lc: str, words: Iterable[str]) -> list[str]:
 def user_matches(user: Mapping[str, Any], q: str) -> bool:
     """Whether the username or a name word of `user` starts with the normalised `q`.
 
-    The definition search keeps to: a row is only a pointer, this decides. Past
-    SEARCH_PREFIX_MAX characters the rows hold the first SEARCH_PREFIX_MAX, and the whole `q` is
-    checked on the stored username and words.
+    The definition search keeps to: a row is only a pointer, this decides. It agrees with the
+    rows: `q` up to SEARCH_PREFIX_MAX characters is one of the user's `search_prefixes` exactly
+    when a (composed) term starts with it; a longer `q` must also start a stored term whole.
     """
-    words = user.get("name_words", [])
-    if q[:SEARCH_PREFIX_MAX] not in search_prefixes(user["username_lc"], words):
+    terms = (user["username_lc"], *user.get("name_words", []))
+    indexed = q[:SEARCH_PREFIX_MAX]
+    if not any(composed(term).startswith(indexed) for term in terms):
         return False
-    if len(q) <= SEARCH_PREFIX_MAX:
-        return True
-    return any(term.startswith(q) for term in (user["username_lc"], *words))
+    return len(q) <= SEARCH_PREFIX_MAX or any(term.startswith(q) for term in terms)
 
 
 def row_id(user_id: ObjectId, prefix: str) -> str:
