@@ -16,6 +16,7 @@ from typing import Any
 
 from core.text import normalise_query
 from stores.user_prefixes import prefix_rows
+from stores.users import build_user_document, insert_user
 from tests.support import USERS
 
 TIES = [datetime(2024, 1, day, 12, 0) for day in (1, 2, 3)]
@@ -78,6 +79,28 @@ def created_of(index: int) -> datetime:
     if index % 3 == 0:
         return TIES[index % len(TIES)]
     return datetime(2023, 1, 1 + index % 28, index % 24, index % 60)
+
+
+def add_listed_user(
+    app, username: str, name: str = "", created: datetime | None = None, role: str = "user"
+) -> dict[str, Any]:
+    """Insert a searchable user through the store, as sign-up does; returns the document."""
+    document = build_user_document(username, f"{username}@example.com", "-", name, role)
+    if created is not None:
+        document["created"] = document["updated"] = created
+    with app.app_context():
+        return insert_user(document)
+
+
+def json_getter(client, headers: dict[str, str]) -> Callable[..., Any]:
+    """`get(path, query=None)`: the JSON body of the 200 an authenticated GET must answer."""
+
+    def get(path: str, query: Mapping[str, Any] | None = None) -> Any:
+        response = client.get(path, query_string=query, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    return get
 
 
 def matches(user: Mapping[str, Any], q: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 import pytest
 from bson import ObjectId
@@ -13,29 +14,23 @@ from bson import ObjectId
 from db import get_db
 from services.tokens import issue_token_pair
 from stores.user_prefixes import prefix_rows, repair_rows, row_id
-from stores.users import build_user_document, insert_user
 from tests.support import REGISTER, USERS, bearer
 from tests.user_search_cases import (
     PEOPLE,
     QUERIES,
     SORTS,
+    add_listed_user,
     check_search,
     created_of,
     expected_rows,
     expected_usernames,
+    json_getter,
 )
 
 
 @pytest.fixture
 def add_user(app):
-    def add(username: str, name: str = "", created: datetime | None = None) -> dict:
-        document = build_user_document(username, f"{username}@example.com", "-", name)
-        if created is not None:
-            document["created"] = document["updated"] = created
-        with app.app_context():
-            return insert_user(document)
-
-    return add
+    return partial(add_listed_user, app)
 
 
 @pytest.fixture
@@ -54,12 +49,7 @@ def caller(add_user, headers_of) -> dict[str, str]:
 
 @pytest.fixture
 def get_json(client, caller):
-    def get(path, query=None):
-        response = client.get(path, query_string=query, headers=caller)
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
-
-    return get
+    return json_getter(client, caller)
 
 
 def all_users(app) -> list[dict]:

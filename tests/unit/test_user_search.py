@@ -4,6 +4,7 @@ the `user_prefixes` rows each write keeps in step with the users (and what a cra
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import mongomock
 import pymongo.errors
@@ -24,7 +25,7 @@ from stores.user_prefixes import (
     user_matches,
 )
 from stores.user_search import SEARCH_SORTS, USER_SORTS, count_matches
-from stores.users import build_user_document, insert_user
+from stores.users import build_user_document
 from tests.support import REGISTER, USERS
 from tests.user_search_cases import (
     PEOPLE,
@@ -33,25 +34,15 @@ from tests.user_search_cases import (
     check_search,
     created_of,
     expected_rows,
+    json_getter,
 )
-
-PASSWORD_HASH = "unused: listing never checks passwords"
+from tests.user_search_cases import add_listed_user as add_listed_user_to
 
 
 @pytest.fixture
 def add_listed_user(app):
     """Factory: insert a searchable user through the store; returns the document."""
-
-    def add(username: str, name: str = "", created: datetime | None = None, role: str = "user"):
-        document = build_user_document(
-            username, f"{username}@example.com", PASSWORD_HASH, name, role
-        )
-        if created is not None:
-            document["created"] = document["updated"] = created
-        with app.app_context():
-            return insert_user(document)
-
-    return add
+    return partial(add_listed_user_to, app)
 
 
 @pytest.fixture
@@ -547,12 +538,7 @@ def population(app, add_listed_user):
 
 @pytest.fixture
 def get_json(client, caller):
-    def get(path, query=None):
-        response = client.get(path, query_string=query, headers=caller)
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
-
-    return get
+    return json_getter(client, caller)
 
 
 @pytest.mark.parametrize("sort", SORTS)
