@@ -19,6 +19,7 @@ from services.seeding import DEFAULT_BATCH, MAX_BATCH, SEED_PASSWORD, seed_users
 from stores.api_keys import list_api_keys, revoke_api_key
 from stores.exceptions import Conflict
 from stores.sessions import delete_expired_sessions
+from stores.user_prefixes import repair_rows, rows_in
 from stores.users import build_user_document, insert_user
 
 # AppGroup runs every command inside the app context.
@@ -29,8 +30,12 @@ apikeys_cli = AppGroup("apikeys", help="API keys for machine clients of the temp
 
 @db_cli.command("init", help="Create every index the queries rely on (idempotent); clean up.")
 def init_db() -> None:
-    names = ensure_indexes(get_db())
+    db = get_db()
+    names = ensure_indexes(db)
     click.echo(f"indexes ready: {', '.join(sorted(names))}")
+    # The first release with user search rows builds them; later ones find them there.
+    if rows_in(db).find_one({}, {"_id": 1}) is None and db.users.find_one({}, {"_id": 1}):
+        _reindex_search()
     _clean_up()
 
 
@@ -70,6 +75,24 @@ def create_admin(username: str, email: str, name: str, password: str) -> None:
     except Conflict as error:
         raise click.ClickException(f"That {error.field} is already taken.") from error
     click.echo(f"admin {user['username']} created with id {user['_id']}")
+
+
+@users_cli.command(
+    "reindex-search",
+    help="Rebuild user search rows from the users: add missing, remove stale (idempotent).",
+)
+@with_appcontext
+def reindex_search_command() -> None:
+    _reindex_search()
+
+
+def _reindex_search() -> None:
+    report = repair_rows(get_db())
+    dropped = f"; dropped {', '.join(report.dropped_indexes)}" if report.dropped_indexes else ""
+    click.echo(
+        f"search rows of {report.users} users checked: {report.added} added, "
+        f"{report.removed} removed{dropped}"
+    )
 
 
 @users_cli.command("seed", help="Bulk-insert COUNT fake users (deterministic for a seed).")

@@ -39,14 +39,24 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("username_lc", ASCENDING), ("_id", ASCENDING)], name="username_lc_id"),
         IndexModel([("username_lc", DESCENDING), ("_id", DESCENDING)], name="username_lc_id_desc"),
         IndexModel([("created", DESCENDING), ("_id", DESCENDING)], name="created_id_desc"),
-        # With `q`: equality on one stored search prefix (multikey), then the sort key, so the
-        # matches come out in sort order and a page reads `limit + 1` keys (either direction).
+    ],
+    "user_prefixes": [
+        # GET /users with `q` (stores/user_prefixes.py): equality on a scalar prefix, then the
+        # sort key, so every engine hands the matches out in sort order and a page reads
+        # `limit + 1` rows. One index per sort order and direction, as for the listing: the
+        # index-backed engines walk an index in order only forwards. `_id` ("<user id>:<prefix>")
+        # breaks `created` ties as the users' `_id` does, and finds one user's rows.
+        IndexModel([("prefix", ASCENDING), ("username_lc", ASCENDING)], name="prefix_username"),
         IndexModel(
-            [("search_prefixes", ASCENDING), ("username_lc", ASCENDING)], name="search_username"
+            [("prefix", ASCENDING), ("username_lc", DESCENDING)], name="prefix_username_desc"
         ),
         IndexModel(
-            [("search_prefixes", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
-            name="search_created_id",
+            [("prefix", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)],
+            name="prefix_created_id",
+        ),
+        IndexModel(
+            [("prefix", ASCENDING), ("created", DESCENDING), ("_id", DESCENDING)],
+            name="prefix_created_id_desc",
         ),
         # Redeeming a password reset or verification link: one look-up by the token's hash.
         IndexModel([("reset_token_hash", ASCENDING)], name="reset_token_hash"),

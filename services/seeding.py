@@ -5,7 +5,9 @@ creation time, so a rerun produces the same documents and the unique indexes tur
 duplicate-key errors, which are counted and skipped. Names come from Faker's name lists in several
 locales, drawn with their frequencies, so prefix searches see realistic selectivity (many "ma...",
 few "zy..."). Every seeded account has the same password, SEED_PASSWORD, hashed once: hashing a
-million passwords with argon2 would take hours.
+million passwords with argon2 would take hours. Each batch writes the users' search rows
+(stores/user_prefixes.py) before the users, as every other write path does, so a seeded user that
+exists is always found.
 """
 
 from __future__ import annotations
@@ -24,17 +26,19 @@ from itertools import islice
 from typing import Any
 
 import pymongo
+from bson import ObjectId
 from faker import Faker
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from services.passwords import hash_password
+from stores.duplicate_keys import duplicates_only
+from stores.user_prefixes import add_rows, prefix_rows, remove_rows, rows_in
 from stores.users import build_user_document
 
 SEED_PASSWORD = "seeded-user-password"  # noqa: S105 - documented, shared by seeded accounts
 DEFAULT_BATCH = 10_000
 MAX_BATCH = 25_000  # some MongoDB-wire servers take at most this many documents per insert
-DUPLICATE_KEY = 11000
 BATCH_TIMEOUT_SECONDS = 300
 IN_FLIGHT = 2
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "pt_BR", "sv_SE")
@@ -122,22 +126,37 @@ def generate_users(
             continue  # drawn all the same, so user i is the same whatever `start` is
         document = build_user_document(username, email, password_hash, name)
         document["created"] = document["updated"] = created
+        document["_id"] = seeded_user_id(seed, number, created)
         yield document
 
 
+def seeded_user_id(seed: int, number: int, created: datetime) -> ObjectId:
+    """The same `_id` for user `number` of `seed` on every run: the creation time (as any
+    ObjectId starts), then the seed and the number. A rerun's rows are then duplicates too."""
+    timestamp = ObjectId.from_datetime(created).binary[:4]
+    return ObjectId(timestamp + (seed % 2**24).to_bytes(3, "big") + number.to_bytes(5, "big"))
+
+
 def insert_batch(collection: Collection, documents: list[dict[str, Any]]) -> tuple[int, int]:
-    """Insert unordered; returns (inserted, duplicates). Any error but a duplicate key is raised."""
-    try:
-        # A big batch on a busy server outlasts the app's short socket timeout (meant for
-        # requests): the seed command gives each insert its own, longer deadline.
-        with pymongo.timeout(BATCH_TIMEOUT_SECONDS):
+    """Insert the users' search rows, then the users, unordered; returns (inserted, duplicates).
+
+    Any error but a duplicate key is raised. A rerun finds both rows and users there already
+    (same seed, same `_id`s); the rows this batch added for a user refused as a duplicate (its
+    username or email taken by another account) are removed again.
+    """
+    rows = rows_in(collection.database)
+    # A big batch on a busy server outlasts the app's short socket timeout (meant for
+    # requests): the seed command gives each insert its own, longer deadline.
+    with pymongo.timeout(BATCH_TIMEOUT_SECONDS):
+        added = set(add_rows(rows, [row for doc in documents for row in prefix_rows(doc)]))
+        try:
             return len(collection.insert_many(documents, ordered=False).inserted_ids), 0
-    except BulkWriteError as error:
-        details = error.details
-        others = [e for e in details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
-        if others or details.get("writeConcernErrors"):
-            raise
-        return details.get("nInserted", 0), len(details.get("writeErrors", []))
+        except BulkWriteError as error:
+            errors = duplicates_only(error)
+            refused = [documents[e["index"]] for e in errors]
+            strays = [row["_id"] for doc in refused for row in prefix_rows(doc)]
+            remove_rows(rows, [row_id for row_id in strays if row_id in added])
+            return error.details.get("nInserted", 0), len(errors)
 
 
 def seed_users(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 DUPLICATE_KEY_CODE = 11000
 MONGODB_INDEX = re.compile(r"index: (\S+) dup key")
@@ -37,3 +37,15 @@ def violated_unique_index(error: OperationFailure, index_names: Iterable[str]) -
         if reported == name or reported.endswith(f"_{name}"):
             return name
     return ""
+
+
+def duplicates_only(error: BulkWriteError) -> list[dict]:
+    """The write errors of an unordered bulk insert that only hit existing keys (a rerun);
+    re-raises `error` when anything else failed."""
+    details = error.details
+    errors = details.get("writeErrors", [])
+    if details.get("writeConcernErrors") or any(
+        e.get("code") != DUPLICATE_KEY_CODE for e in errors
+    ):
+        raise error
+    return errors

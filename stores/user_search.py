@@ -1,46 +1,62 @@
-"""User search and listing (`GET /users`): every page is one index scan bounded by `limit + 1`.
+"""User search and listing (`GET /users`): every page is an in-order index walk bounded by
+`limit + 1`, on MongoDB and on the engines that cannot walk a multikey index in order.
 
 `q` is a case-insensitive prefix of the username or of any word of the name. Prefix *ranges* on
-those fields cannot serve a sorted page on their own: a range on the leading key of a compound
-index does not come out ordered by the next key, and a range on a multikey field (the name words)
-never does. So each user document also stores `search_prefixes`: every prefix (up to
-SEARCH_PREFIX_MAX characters) of `username_lc` and of each name word. A search is then an
-*equality* on that array, and the compound indexes (search_prefixes, username_lc) and
-(search_prefixes, created, _id) hand the matches out already in sort order, either direction:
-a first page reads `limit + 1` index keys, a cursor page starts at the cursor's key.
+those fields cannot serve a sorted page: a range on the leading key of a compound index does not
+come out ordered by the next key, and a range on a multikey field (the name words) never does.
+So search walks the `user_prefixes` rows (stores/user_prefixes.py): one row per (user, prefix)
+with the sort keys beside it, and one index per sort order, (prefix, username_lc) or
+(prefix, created, _id), each in both directions. A search is an *equality* on `prefix`, so the
+index hands out the rows already in sort order; a cursor page starts at the cursor's key. The
+page's users are then read by `_id` (one `$in`) and checked against `q`: a row left behind by an
+interrupted rename or deletion is skipped, and the walk reads on.
 
-A `q` longer than SEARCH_PREFIX_MAX uses its first SEARCH_PREFIX_MAX characters as the index key
-and checks the whole prefix on the fetched documents; so few users share that many leading
-characters that the scan stays short. `q` only ever reaches MongoDB as a string compared for
-equality or as range bounds, never as a pattern, so `.*` or `(a+)+$` are just characters.
+A `q` longer than SEARCH_PREFIX_MAX walks the rows of its first SEARCH_PREFIX_MAX characters and
+keeps the users the whole `q` matches; so few users share that many leading characters that the
+walk stays short. `q` only ever reaches MongoDB as a string compared for equality, never as a
+pattern, so `.*` or `(a+)+$` are just characters.
 
-Without `q`, each sort order has its own index (one per direction, see db.py) that the query
-hints, so the listing walks it in order; page mode's `total` is the collection's estimated count,
-and with `q` a count that stops at the page window (see `count_matches`).
+Without `q`, each sort order has its own index on `users` (one per direction, see db.py) that the
+query hints, so the listing walks it in order. Page mode's `total` is the collection's estimated
+count without `q`, and with `q` a count that stops at the page window (see `count_matches`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 
-from core.text import composed
 from db import get_db
-from stores.keyset import PAGE_WINDOW, Page, PageQuery, SortOrder, find_page
-from stores.text_match import prefix_range
+from stores.keyset import (
+    PAGE_WINDOW,
+    Page,
+    PageQuery,
+    SortOrder,
+    after_cursor,
+    find_page,
+    merge_filters,
+)
+from stores.user_prefixes import (
+    SEARCH_PREFIX_MAX,
+    row_id,
+    user_id_of,
+    user_matches,
+    user_prefixes,
+)
 
-WORD = re.compile(r"\w+", re.UNICODE)
-SEARCH_PREFIX_MAX = 16
 DEFAULT_SORT = "username"
 # What a listed user needs: the rendered fields plus the sort keys the cursor is made of.
 LIST_PROJECTION = {
     field: 1 for field in ("username", "username_lc", "email", "name", "role", "created", "updated")
 }
+# A searched user also needs its name words, to be checked against `q`.
+SEARCH_PROJECTION = {**LIST_PROJECTION, "name_words": 1}
 
-# Without `q`: one index per sort order, each walked in its own direction.
+# Without `q`: one index per sort order on `users`, each walked in its own direction.
 USER_SORTS: dict[str, SortOrder] = {
     "username": SortOrder("username_lc", ASCENDING, unique=True, index="username_lc_id"),
     "-username": SortOrder("username_lc", DESCENDING, unique=True, index="username_lc_id_desc"),
@@ -48,12 +64,13 @@ USER_SORTS: dict[str, SortOrder] = {
     "-created": SortOrder("created", DESCENDING, index="created_id_desc"),
 }
 
-# With `q`: equality on one search prefix, then the sort key, from one index per sort key.
+# With `q`: equality on one prefix, then the sort key, from one `user_prefixes` index per sort
+# order. A row's `_id` orders like its user's `_id` inside one prefix (the ties of `created`).
 SEARCH_SORTS: dict[str, SortOrder] = {
-    "username": SortOrder("username_lc", ASCENDING, unique=True, index="search_username"),
-    "-username": SortOrder("username_lc", DESCENDING, unique=True, index="search_username"),
-    "created": SortOrder("created", ASCENDING, index="search_created_id"),
-    "-created": SortOrder("created", DESCENDING, index="search_created_id"),
+    "username": SortOrder("username_lc", ASCENDING, unique=True, index="prefix_username"),
+    "-username": SortOrder("username_lc", DESCENDING, unique=True, index="prefix_username_desc"),
+    "created": SortOrder("created", ASCENDING, index="prefix_created_id"),
+    "-created": SortOrder("created", DESCENDING, index="prefix_created_id_desc"),
 }
 
 
@@ -62,61 +79,65 @@ def sorts_for(q: str | None) -> dict[str, SortOrder]:
     return SEARCH_SORTS if q else USER_SORTS
 
 
-def search_prefixes(username_lc: str, words: Iterable[str]) -> list[str]:
-    """Every prefix, up to SEARCH_PREFIX_MAX characters, of the username and of each name word.
-
-    `username_lc` and `words` are the normalised (lowercase) forms stored on the document.
-    """
-    prefixes: dict[str, None] = {}
-    for term in map(composed, (username_lc, *words)):
-        for end in range(1, min(len(term), SEARCH_PREFIX_MAX) + 1):
-            prefixes[term[:end]] = None
-    return list(prefixes)
-
-
-def name_words(name: str) -> list[str]:
-    """The distinct lowercase words of a display name, in order (what name search matches).
-
-    The name is composed first: a word split on a decomposed accent would lose its tail.
-    """
-    return list(dict.fromkeys(word.lower() for word in WORD.findall(composed(name or ""))))
-
-
-def search_prefixes_for(username: str, name: str) -> list[str]:
-    """The `search_prefixes` a user document with this username and display name must store.
-
-    For every write that sets a username or a name (sign-up, name change, seeding).
-    """
-    return search_prefixes(username.lower(), name_words(name))
-
-
-def search_filter(q: str) -> dict[str, Any]:
-    """The filter for users whose username or a name word starts with `q` (already normalised)."""
-    criteria: dict[str, Any] = {"search_prefixes": q[:SEARCH_PREFIX_MAX]}
-    if len(q) > SEARCH_PREFIX_MAX:
-        bounds = prefix_range(q)
-        # $elemMatch: both bounds must hold for the same word, not for any two words.
-        criteria["$or"] = [{"username_lc": bounds}, {"name_words": {"$elemMatch": bounds}}]
-    return criteria
+def matching_users(
+    q: str,
+    sort: SortOrder,
+    batch: int,
+    after: tuple[Any, ObjectId] | None = None,
+    skip: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """The users the normalised `q` matches, in `sort` order: after the user key `after` (a
+    cursor) or past the first `skip` rows (page mode). Lazy: reads `batch` rows at a time, and a
+    further batch only when rows of the one before were skipped (stale, or not matching a `q`
+    longer than the rows' prefixes)."""
+    key = q[:SEARCH_PREFIX_MAX]
+    start = (after[0], row_id(after[1], key)) if after else None
+    while True:
+        criteria: dict[str, Any] = {"prefix": key}
+        if start is not None:
+            criteria = merge_filters(criteria, after_cursor(sort, *start))
+        rows = list(
+            user_prefixes()
+            .find(criteria, {sort.field: 1})
+            .sort(sort.mongo_sort)
+            .hint(sort.index)
+            .skip(skip)
+            .limit(batch)
+        )
+        ids = [user_id_of(row["_id"]) for row in rows]
+        found = {
+            user["_id"]: user
+            for user in get_db().users.find({"_id": {"$in": ids}}, SEARCH_PROJECTION)
+        }
+        yield from (found[i] for i in ids if i in found and user_matches(found[i], q))
+        if len(rows) < batch:
+            return
+        start, skip = (rows[-1][sort.field], rows[-1]["_id"]), 0
 
 
-def count_matches(query_filter: Mapping[str, Any], cap: int = PAGE_WINDOW) -> int:
-    """How many users match, counting no further than `cap` (page mode's reach).
+def count_matches(q: str, cap: int = PAGE_WINDOW) -> int:
+    """How many users `q` matches, counting no further than `cap` (page mode's reach).
 
     An exact count of a one-letter prefix at a million users would read a sizeable part of the
-    search index on every request; page mode cannot go past the window anyway, so the count
-    stops there: `total` is exact up to `cap` and reads `cap` beyond it.
+    index on every request; page mode cannot go past the window anyway, so the count stops
+    there: `total` is exact up to `cap` and reads `cap` beyond it. It counts rows, so a row an
+    interrupted rename left behind counts until `users reindex-search` removes it; past
+    SEARCH_PREFIX_MAX characters it counts the users the whole `q` matches.
     """
-    return get_db().users.count_documents(query_filter, limit=cap)
+    if len(q) <= SEARCH_PREFIX_MAX:
+        return user_prefixes().count_documents({"prefix": q}, limit=cap)
+    users = matching_users(q, SEARCH_SORTS[DEFAULT_SORT], batch=100)
+    return sum(1 for _ in islice(users, cap))
 
 
 def list_users(q: str | None, page: PageQuery) -> Page:
     """One page of users: all of them, or those matching the normalised `q`."""
     collection = get_db().users
-    if q:
-        query_filter = search_filter(q)
-        count = lambda: count_matches(query_filter)  # noqa: E731
-    else:
-        query_filter = {}
+    if not q:
         count = collection.estimated_document_count
-    return find_page(collection, query_filter, page, projection=LIST_PROJECTION, count=count)
+        return find_page(collection, {}, page, projection=LIST_PROJECTION, count=count)
+    wanted = page.limit + 1
+    users = matching_users(q, page.sort, wanted, page.after, page.skip)
+    docs = list(islice(users, wanted))
+    total = count_matches(q) if page.count else None
+    return Page(docs[: page.limit], len(docs) > page.limit, total)

@@ -1,13 +1,13 @@
 """The `users` collection: account documents and the queries on them.
 
 A user document:
-    {_id, username, username_lc, email, email_lc, email_verified, name, name_words,
-     search_prefixes, password_hash, role, created, updated, token_generation, kept_session,
-     kept_from, deleting, reset_token_hash, reset_token_expires, verify_token_hash,
-     verify_token_expires}
+    {_id, username, username_lc, email, email_lc, email_verified, name, name_words, password_hash,
+     role, created, updated, token_generation, kept_session, kept_from, deleting,
+     reset_token_hash, reset_token_expires, verify_token_hash, verify_token_expires}
 `username_lc` / `email_lc` are the lowercase copies that unique indexes keep unique
-case-insensitively; `name_words` (the lowercase words of `name`) and `search_prefixes` are what
-user search matches (stores/user_search.py).
+case-insensitively; `name_words` are the lowercase words of `name`. User search finds a user by
+its rows in `user_prefixes` (stores/user_prefixes.py), which every write here that sets a
+username or a name keeps in step: rows first, then the document, then the rows it no longer needs.
 
 `email_verified` is false from registration (or an email change) until a mailed link proves
 the address; accounts without the field (created before it existed) count as verified, as do
@@ -43,7 +43,7 @@ from db import get_db
 from stores.duplicate_keys import violated_unique_index
 from stores.exceptions import Conflict
 from stores.locks import write_lock
-from stores.user_search import name_words, search_prefixes_for
+from stores.user_prefixes import add_rows_for, name_words, remove_rows_of, resync_rows
 
 # The unique indexes of db.INDEXES["users"], and the field each keeps unique.
 UNIQUE_FIELDS = {"username_lc_unique": "username", "email_lc_unique": "email"}
@@ -77,7 +77,6 @@ def build_user_document(
         "email_verified": email_verified,
         "name": name,
         "name_words": name_words(name),
-        "search_prefixes": search_prefixes_for(username, name),
         "password_hash": password_hash,
         "role": role,
         "created": now,
@@ -119,9 +118,17 @@ def insert_user(document: dict[str, Any]) -> dict[str, Any]:
     """Insert a new user; a taken username or email (any case) is a 409 naming the field.
 
     The unique indexes decide, so two concurrent registrations of one name give one account.
+    Its search rows are written first, so a user that exists is always found; a refused one's
+    are removed again.
     """
-    with unique_fields(document):
-        document["_id"] = users().insert_one(document).inserted_id
+    document.setdefault("_id", ObjectId())
+    add_rows_for(document)
+    try:
+        with unique_fields(document):
+            users().insert_one(document)
+    except Conflict:
+        remove_rows_of(document["_id"])
+        raise
     return document
 
 
@@ -163,7 +170,9 @@ def update_user(
     rehash never reverts a password change made meanwhile, and a password checked against an
     old state changes nothing. With `end_sessions` the token generation moves on in the same
     write (sparing `kept_session`'s tokens from generation `kept_from` on), so the change and
-    the end of the old tokens are one step: a write refused (409) has ended nothing.
+    the end of the old tokens are one step: a write refused (409) has ended nothing. A new
+    name's search rows are added before the write, and the rows the stored name no longer needs
+    removed after it, whatever its outcome (stores/user_prefixes.resync_rows).
 
     None when the user is gone, is being deleted, or the password changed meanwhile.
     """
@@ -175,9 +184,10 @@ def update_user(
             # A new address is unproven, and links mailed to the old one must stop working.
             updates["email_verified"] = False
             updates.update(dict.fromkeys(RESET_TOKEN_FIELDS + VERIFY_TOKEN_FIELDS))
-    if "name" in updates:
+    renamed = "name" in updates
+    if renamed:
         updates["name_words"] = name_words(updates["name"])
-        updates["search_prefixes"] = search_prefixes_for(user["username"], updates["name"])
+        add_rows_for({**user, "name_words": updates["name_words"]})
     updates["updated"] = utcnow()
     query: dict[str, Any] = {"_id": user_id, **ACTIVE}
     if "password_hash" in updates:
@@ -186,8 +196,14 @@ def update_user(
     if end_sessions:
         updates.update(kept_session=kept_session, kept_from=kept_from)
         operations["$inc"] = {"token_generation": 1}
-    with user_write_lock(user_id), unique_fields(updates, exclude_id=user_id):
-        return users().find_one_and_update(query, operations, return_document=ReturnDocument.AFTER)
+    try:
+        with user_write_lock(user_id), unique_fields(updates, exclude_id=user_id):
+            return users().find_one_and_update(
+                query, operations, return_document=ReturnDocument.AFTER
+            )
+    finally:
+        if renamed:
+            resync_rows(user_id)
 
 
 def mark_user_deleting(user_id: ObjectId) -> dict[str, Any] | None:
@@ -211,4 +227,7 @@ def ids_of_users_being_deleted() -> list[ObjectId]:
 
 
 def delete_user(user_id: ObjectId) -> bool:
+    """Remove the document, its search rows first (a crash between leaves the account being
+    deleted, which a retried deletion finishes)."""
+    remove_rows_of(user_id)
     return users().delete_one({"_id": user_id}).deleted_count == 1

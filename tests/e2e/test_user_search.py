@@ -1,7 +1,7 @@
 """GET /users over real HTTP: the app under uwsgi (2 workers) on FerretDB and redis-server.
 
-Users are inserted straight into the app's database (with identical creation times where ties
-matter), each test under its own random prefix so tests sharing the server do not see each
+Users are inserted straight into the app's database with their search rows, as the stores write
+them (with identical creation times where ties matter), each test under its own random prefix so tests sharing the server do not see each
 other's users. Data stays small: FerretDB 1.24 scans for every query. Each request opens its own
 connection (see test_todos.py on uwsgi and reused connections).
 """
@@ -15,7 +15,9 @@ from datetime import datetime
 import pymongo
 import pytest
 import requests
+from bson import ObjectId
 
+from stores.user_prefixes import prefix_rows
 from stores.users import build_user_document
 from tests.servers import LiveServer
 
@@ -26,9 +28,14 @@ def get(live_server: LiveServer, path: str, headers: dict, **params) -> requests
 
 
 @pytest.fixture(scope="module")
-def users_collection(live_server: LiveServer):
+def database(live_server: LiveServer):
     with pymongo.MongoClient(live_server.env["MONGO_URI"]) as client:
-        yield client.get_default_database().users
+        yield client.get_default_database()
+
+
+@pytest.fixture(scope="module")
+def users_collection(database):
+    return database.users
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +65,9 @@ def tag() -> str:
 
 
 @pytest.fixture
-def insert_users(users_collection):
-    """Insert users from (username, name, created or None) triples; returns the documents."""
+def insert_users(database):
+    """Insert users from (username, name, created or None) triples, search rows first; returns
+    the documents."""
 
     def insert(*specs: tuple[str, str, datetime | None]) -> list[dict]:
         documents = []
@@ -67,8 +75,10 @@ def insert_users(users_collection):
             document = build_user_document(username, f"{username}@example.com", "x", name)
             if created is not None:
                 document["created"] = document["updated"] = created
+            document["_id"] = ObjectId()
             documents.append(document)
-        users_collection.insert_many(documents)
+        database.user_prefixes.insert_many([row for doc in documents for row in prefix_rows(doc)])
+        database.users.insert_many(documents)
         return documents
 
     return insert

@@ -15,7 +15,7 @@ from services.seeding import (
     insert_batch,
     seed_users,
 )
-from stores.user_search import search_prefixes
+from tests.user_search_cases import expected_rows
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{3,32}$")
 
@@ -55,11 +55,18 @@ def test_seeded_names_vary_enough_for_prefix_search():
     assert len({doc["name"] for doc in users}) > 1900 and len(first_letters) > 15
 
 
-def test_seeded_documents_are_searchable_and_in_creation_order():
+def test_seeded_documents_are_in_creation_order():
     users = list(generate_users(20, seed=0, password_hash="h"))
-    for doc in users:
-        assert doc["search_prefixes"] == search_prefixes(doc["username_lc"], doc["name_words"])
     assert [doc["created"] for doc in users] == sorted(doc["created"] for doc in users)
+
+
+def test_seeded_users_are_searchable_and_a_rerun_leaves_no_stray_rows(app):
+    with app.app_context():
+        seed_users(get_db().users, 20, seed=5, batch_size=8)
+        seed_users(get_db().users, 30, seed=5, batch_size=8)
+        users = list(get_db().users.find())
+        rows = {row["_id"] for row in get_db().user_prefixes.find({}, {"_id": 1})}
+    assert len(users) == 30 and rows == expected_rows(users)
 
 
 def test_seed_inserts_users_sharing_the_published_password(app):
@@ -85,22 +92,29 @@ def test_batch_size_is_bounded(app, batch_size):
         seed_users(get_db().users, 1, batch_size=batch_size)
 
 
-class FailingCollection:
-    def __init__(self, codes):
-        self.codes = codes
+class FailingUsers:
+    """A users collection refusing its first documents with these error codes."""
+
+    def __init__(self, database, codes):
+        self.database, self.codes = database, codes
 
     def insert_many(self, documents, ordered):
         errors = [{"index": i, "code": code, "errmsg": "x"} for i, code in enumerate(self.codes)]
         raise BulkWriteError({"writeErrors": errors, "nInserted": len(documents) - len(errors)})
 
 
-def test_insert_batch_counts_duplicate_key_errors():
-    assert insert_batch(FailingCollection([11000, 11000]), [{}] * 5) == (3, 2)
+def test_insert_batch_counts_duplicate_key_errors_and_removes_their_rows(app):
+    documents = list(generate_users(5, seed=1, password_hash="h"))
+    with app.app_context():
+        assert insert_batch(FailingUsers(get_db(), [11000, 11000]), documents) == (3, 2)
+        rows = {row["_id"] for row in get_db().user_prefixes.find({}, {"_id": 1})}
+    assert rows == expected_rows(documents[2:])
 
 
-def test_insert_batch_reraises_any_other_write_error():
-    with pytest.raises(BulkWriteError):
-        insert_batch(FailingCollection([11000, 121]), [{}] * 5)
+def test_insert_batch_reraises_any_other_write_error(app):
+    documents = list(generate_users(5, seed=1, password_hash="h"))
+    with app.app_context(), pytest.raises(BulkWriteError):
+        insert_batch(FailingUsers(get_db(), [11000, 121]), documents)
 
 
 def test_seed_command_reports_counts_and_the_shared_password(app):

@@ -1,45 +1,48 @@
-"""GET /users on mongomock: prefix search, sorts, both pagination modes, and the queries issued."""
+"""GET /users on mongomock: prefix search, sorts, both pagination modes, the queries issued, and
+the `user_prefixes` rows each write keeps in step with the users (and what a crash leaves)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
+import mongomock
+import pymongo.errors
 import pytest
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 
+import stores.user_prefixes as user_prefixes
 import stores.user_search as user_search
+import stores.users
 from db import INDEXES, get_db
-from stores.user_search import (
+from stores.text_match import prefix_range
+from stores.user_prefixes import (
     SEARCH_PREFIX_MAX,
-    SEARCH_SORTS,
-    USER_SORTS,
-    count_matches,
-    prefix_range,
-    search_filter,
+    prefix_rows,
+    row_id,
     search_prefixes,
-    search_prefixes_for,
+    user_matches,
 )
+from stores.user_search import SEARCH_SORTS, USER_SORTS, count_matches
 from stores.users import build_user_document
-from tests.support import USERS
-
-PASSWORD_HASH = "unused: listing never checks passwords"
+from tests.support import REGISTER, USERS
+from tests.user_search_cases import (
+    PEOPLE,
+    QUERIES,
+    SORTS,
+    check_search,
+    created_of,
+    expected_rows,
+    json_getter,
+)
+from tests.user_search_cases import add_listed_user as add_listed_user_to
 
 
 @pytest.fixture
 def add_listed_user(app):
-    """Factory: insert a searchable user straight into the store; returns the document."""
-
-    def add(username: str, name: str = "", created: datetime | None = None, role: str = "user"):
-        document = build_user_document(
-            username, f"{username}@example.com", PASSWORD_HASH, name, role
-        )
-        if created is not None:
-            document["created"] = document["updated"] = created
-        with app.app_context():
-            document["_id"] = get_db().users.insert_one(document).inserted_id
-        return document
-
-    return add
+    """Factory: insert a searchable user through the store; returns the document."""
+    return partial(add_listed_user_to, app)
 
 
 @pytest.fixture
@@ -62,7 +65,7 @@ def walk(client, headers, query: str) -> list[str]:
     return seen
 
 
-# --- query building ----------------------------------------------------------------------------
+# --- what a user is found by -------------------------------------------------------------------
 
 
 def test_search_prefixes_cover_username_and_each_name_word():
@@ -77,17 +80,44 @@ def test_search_prefixes_stop_at_the_longest_indexed_prefix():
     assert max(map(len, prefixes)) == SEARCH_PREFIX_MAX == len(prefixes)
 
 
-def test_short_query_is_one_equality_on_the_stored_prefixes():
-    assert search_filter("ma") == {"search_prefixes": "ma"}
-
-
-def test_long_query_also_checks_the_whole_prefix_on_username_or_one_name_word():
-    q = "abcdefghijklmnopqr"
-    bounds = {"$gte": q, "$lt": "abcdefghijklmnopqs"}
-    assert search_filter(q) == {
-        "search_prefixes": q[:SEARCH_PREFIX_MAX],
-        "$or": [{"username_lc": bounds}, {"name_words": {"$elemMatch": bounds}}],
+def test_a_user_has_one_row_per_distinct_prefix_carrying_its_sort_keys():
+    user = build_user_document("Ann.Lee", "ann@example.com", "-", "Ann Marie Ann")
+    user["_id"] = ObjectId()
+    rows = prefix_rows(user)
+    assert [row["prefix"] for row in rows] == search_prefixes("ann.lee", ["ann", "marie"])
+    assert rows[2] == {
+        "_id": f"{user['_id']}:ann",
+        "prefix": "ann",
+        "username_lc": "ann.lee",
+        "created": user["created"],
     }
+
+
+def test_row_ids_order_like_their_users_ids_within_one_prefix():
+    ids = sorted(ObjectId() for _ in range(50))
+    assert sorted(row_id(oid, "ma") for oid in ids) == [row_id(oid, "ma") for oid in ids]
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("ma", True),
+        ("lee", True),
+        ("abcdefghijklmnop", True),
+        ("abcdefghijklmnopq", True),
+        ("abcdefghijklmnopz", False),
+        ("x", False),
+        ("ary", False),
+    ],
+)
+def test_a_user_matches_a_prefix_of_its_username_or_of_a_name_word(q, found):
+    user = {"username_lc": "abcdefghijklmnopqrs", "name_words": ["mary", "leeds"]}
+    assert user_matches(user, q) is found
+
+
+def test_a_long_q_needs_one_word_with_the_whole_prefix():
+    user = {"username_lc": "u1", "name_words": ["abcdefghijklmnopz", "abcdefghijklmnopa"]}
+    assert not user_matches(user, "abcdefghijklmnopq")
 
 
 @pytest.mark.parametrize(
@@ -103,24 +133,37 @@ def test_prefix_range_holds_exactly_the_strings_with_that_prefix(prefix, bounds)
     assert prefix_range(prefix) == bounds
 
 
-def index_keys(name: str) -> list[tuple[str, int]]:
-    (model,) = [m for m in INDEXES["users"] if m.document["name"] == name]
+# --- the indexes and the queries ---------------------------------------------------------------
+
+
+def index_keys(collection: str, name: str) -> list[tuple[str, int]]:
+    (model,) = [m for m in INDEXES[collection] if m.document["name"] == name]
     return list(model.document["key"].items())
 
 
 @pytest.mark.parametrize("sort_name", list(USER_SORTS))
 def test_each_listing_sort_hints_an_index_walked_in_its_own_direction(sort_name):
     sort = USER_SORTS[sort_name]
-    assert index_keys(sort.index) == [(sort.field, sort.direction), ("_id", sort.direction)]
+    assert index_keys("users", sort.index) == [
+        (sort.field, sort.direction),
+        ("_id", sort.direction),
+    ]
 
 
 @pytest.mark.parametrize("sort_name", list(SEARCH_SORTS))
-def test_each_search_sort_hints_prefix_equality_then_its_sort_key(sort_name):
+def test_each_search_sort_hints_prefix_equality_then_its_key_in_its_own_direction(sort_name):
     sort = SEARCH_SORTS[sort_name]
-    keys = index_keys(sort.index)
-    assert keys[:2] == [("search_prefixes", ASCENDING), (sort.field, ASCENDING)]
-    assert keys[2:] in ([], [("_id", ASCENDING)])
-    assert sort.unique == (keys[2:] == [])
+    keys = index_keys("user_prefixes", sort.index)
+    assert keys[:2] == [("prefix", ASCENDING), (sort.field, sort.direction)]
+    assert keys[2:] == ([] if sort.unique else [("_id", sort.direction)])
+
+
+def test_no_index_is_multikey_on_the_search_path():
+    """Every key of the search indexes is a scalar field of the row (what DocumentDB walks in
+    order), and the users collection keeps no index of the earlier prefix array."""
+    for model in INDEXES["user_prefixes"]:
+        assert set(model.document["key"]) <= {"prefix", "username_lc", "created", "_id"}
+    assert all("search_prefixes" not in model.document["key"] for model in INDEXES["users"])
 
 
 class RecordingCursor:
@@ -128,9 +171,9 @@ class RecordingCursor:
         self.cursor, self.record = cursor, record
 
     def __getattr__(self, option):
-        def set_option(value):
-            self.record[option] = value
-            self.cursor = getattr(self.cursor, option)(value)
+        def set_option(*value):
+            self.record[option] = value[0] if len(value) == 1 else value
+            self.cursor = getattr(self.cursor, option)(*value)
             return self
 
         return set_option
@@ -139,49 +182,57 @@ class RecordingCursor:
         return iter(self.cursor)
 
 
-class RecordingUsers:
-    """The users collection, recording the find / count calls made on it."""
+class Recording:
+    """A collection, recording the find / count calls made on it."""
 
-    def __init__(self, collection) -> None:
-        self.collection, self.calls = collection, []
+    def __init__(self, name, collection, calls) -> None:
+        self.name, self.collection, self.calls = name, collection, calls
 
     def find(self, query_filter, projection=None):
-        record = {"find": query_filter, "projection": projection}
+        record = {"on": self.name, "find": query_filter, "projection": projection}
         self.calls.append(record)
         return RecordingCursor(self.collection.find(query_filter, projection), record)
 
     def count_documents(self, query_filter, **kwargs):
-        self.calls.append({"count_documents": query_filter, **kwargs})
+        self.calls.append({"on": self.name, "count_documents": query_filter, **kwargs})
         return self.collection.count_documents(query_filter, **kwargs)
 
     def estimated_document_count(self):
-        self.calls.append({"estimated_document_count": True})
+        self.calls.append({"on": self.name, "estimated_document_count": True})
         return self.collection.estimated_document_count()
 
 
 @pytest.fixture
 def issued(monkeypatch):
-    """The calls GET /users makes on the users collection."""
-    recorder = {}
+    """The calls GET /users makes on the users and user_prefixes collections, in order."""
+    calls: list[dict] = []
 
     class Db:
-        @property
-        def users(self):
-            recorder.setdefault("users", RecordingUsers(get_db().users))
-            return recorder["users"]
+        def __getattr__(self, name):
+            return Recording(name, getattr(get_db(), name), calls)
 
     monkeypatch.setattr(user_search, "get_db", lambda: Db())
-    return lambda: recorder["users"].calls
+    monkeypatch.setattr(
+        user_search,
+        "user_prefixes",
+        lambda: Recording("user_prefixes", get_db().user_prefixes, calls),
+    )
+    return lambda: calls
 
 
-def test_search_page_is_a_hinted_equality_bounded_by_limit_plus_one(client, caller, issued):
+def test_search_page_walks_limit_plus_one_rows_then_reads_their_users_by_id(
+    client, caller, add_listed_user, issued
+):
+    for name in ("mia", "max", "moe"):
+        add_listed_user(name)
     client.get(f"{USERS}?q=Ma&limit=5", headers=caller)
-    (call,) = issued()
-    assert call["find"] == {"search_prefixes": "ma"}
-    assert call["sort"] == [("username_lc", ASCENDING)]
-    assert call["hint"] == "search_username"
-    assert (call["skip"], call["limit"]) == (0, 6)
-    assert "password_hash" not in call["projection"]
+    rows, users = issued()
+    assert rows["on"] == "user_prefixes" and rows["find"] == {"prefix": "ma"}
+    assert rows["sort"] == [("username_lc", ASCENDING)]
+    assert rows["hint"] == "prefix_username"
+    assert (rows["skip"], rows["limit"]) == (0, 6)
+    assert users["on"] == "users" and list(users["find"]) == ["_id"]
+    assert "password_hash" not in users["projection"]
 
 
 def test_next_search_page_starts_after_the_cursor_key(client, caller, add_listed_user, issued):
@@ -189,9 +240,9 @@ def test_next_search_page_starts_after_the_cursor_key(client, caller, add_listed
         add_listed_user(name)
     first = client.get(f"{USERS}?q=m&limit=2", headers=caller).get_json()
     client.get(first["links"]["next"], headers=caller)
-    second = issued()[-1]
-    assert second["find"] == {"search_prefixes": "m", "username_lc": {"$gt": "mia"}}
-    assert (second["skip"], second["hint"]) == (0, "search_username")
+    rows = issued()[-2]
+    assert rows["find"] == {"prefix": "m", "username_lc": {"$gt": "mia"}}
+    assert (rows["skip"], rows["hint"]) == (0, "prefix_username")
 
 
 def test_next_page_by_created_excludes_only_the_ties_already_seen(
@@ -201,21 +252,31 @@ def test_next_page_by_created_excludes_only_the_ties_already_seen(
     docs = [add_listed_user(name, created=same) for name in ("mia", "max", "moe")]
     first = client.get(f"{USERS}?q=m&sort=-created&limit=2", headers=caller).get_json()
     client.get(first["links"]["next"], headers=caller)
-    call = issued()[-1]
+    rows = issued()[-2]
     last_id = sorted(doc["_id"] for doc in docs)[-2]
-    assert call["find"] == {
-        "search_prefixes": "m",
+    assert rows["find"] == {
+        "prefix": "m",
         "created": {"$lte": same},
-        "$nor": [{"created": same, "_id": {"$gte": last_id}}],
+        "$nor": [{"created": same, "_id": {"$gte": row_id(last_id, "m")}}],
     }
-    assert call["sort"] == [("created", DESCENDING), ("_id", DESCENDING)]
-    assert call["hint"] == "search_created_id"
+    assert rows["sort"] == [("created", DESCENDING), ("_id", DESCENDING)]
+    assert rows["hint"] == "prefix_created_id_desc"
+
+
+def test_page_mode_skips_rows_in_the_walk(client, caller, add_listed_user, issued):
+    for name in ("mia", "max", "moe"):
+        add_listed_user(name)
+    body = client.get(f"{USERS}?q=m&page=2&per_page=2", headers=caller).get_json()
+    assert [item["username"] for item in body["items"]] == ["moe"]
+    rows = next(call for call in issued() if "find" in call and call["on"] == "user_prefixes")
+    assert (rows["skip"], rows["limit"]) == (2, 3)
 
 
 @pytest.mark.parametrize("sort_name", list(USER_SORTS))
 def test_listing_without_q_hints_the_sort_orders_own_index(client, caller, issued, sort_name):
     client.get(f"{USERS}?sort={sort_name}", headers=caller)
     (call,) = issued()
+    assert call["on"] == "users"
     assert call["find"] == {} and call["hint"] == USER_SORTS[sort_name].index
 
 
@@ -228,20 +289,296 @@ def test_cursor_mode_never_counts(client, caller, issued):
 def test_page_mode_without_q_totals_with_the_estimated_count(client, caller, issued):
     body = client.get(f"{USERS}?page=1&per_page=5", headers=caller).get_json()
     assert body["meta"]["total"] == 1
-    assert {"estimated_document_count": True} in issued()
+    assert {"on": "users", "estimated_document_count": True} in issued()
 
 
-def test_page_mode_with_q_counts_no_further_than_the_page_window(client, caller, issued):
+def test_page_mode_with_q_counts_rows_no_further_than_the_page_window(client, caller, issued):
     body = client.get(f"{USERS}?q=cal&page=1&per_page=5", headers=caller).get_json()
     assert body["meta"]["total"] == 1
-    assert {"count_documents": {"search_prefixes": "cal"}, "limit": 10_000} in issued()
+    assert {
+        "on": "user_prefixes",
+        "count_documents": {"prefix": "cal"},
+        "limit": 10_000,
+    } in issued()
 
 
 def test_count_of_matches_stops_at_the_cap(app, add_listed_user):
     for name in ("mia", "max", "moe"):
         add_listed_user(name)
     with app.app_context():
-        assert count_matches({"search_prefixes": "m"}, cap=2) == 2
+        assert count_matches("m", cap=2) == 2
+        assert count_matches("m") == 3
+
+
+def test_count_of_a_long_q_counts_the_users_the_whole_q_matches(app, add_listed_user):
+    add_listed_user("abcdefghijklmnopqrs")
+    add_listed_user("abcdefghijklmnopzz")
+    with app.app_context():
+        assert count_matches("abcdefghijklmnopq") == 1
+        assert count_matches("abcdefghijklmnop") == 2
+
+
+# --- every write keeps the rows in step --------------------------------------------------------
+
+
+def stored_rows(app) -> set[str]:
+    with app.app_context():
+        return {row["_id"] for row in get_db().user_prefixes.find({}, {"_id": 1})}
+
+
+def all_users(app) -> list[dict]:
+    with app.app_context():
+        return list(get_db().users.find())
+
+
+def rows_in_step(app) -> bool:
+    return stored_rows(app) == expected_rows(all_users(app))
+
+
+def test_registration_writes_the_rows_of_the_new_user(client, app):
+    body = {"username": "Reg1", "email": "reg1@example.com", "password": "password-123"}
+    assert client.post(REGISTER, json={**body, "name": "Ada Byron"}).status_code == 201
+    assert rows_in_step(app) and len(stored_rows(app)) == len(
+        search_prefixes("reg1", ["ada", "byron"])
+    )
+
+
+def test_a_refused_registration_leaves_no_rows(client, app, add_listed_user):
+    add_listed_user("taken")
+    before = stored_rows(app)
+    body = {"username": "TAKEN", "email": "new@example.com", "password": "password-123"}
+    assert client.post(REGISTER, json={**body, "name": "Other Name"}).status_code == 409
+    assert stored_rows(app) == before
+
+
+def test_a_rename_replaces_the_rows_of_the_old_name(client, app, make_user, auth_headers):
+    user, _ = make_user("renamed", name="Ada Lovelace")
+    response = client.patch(
+        f"{USERS}/{user['_id']}", json={"name": "Ada Byron"}, headers=auth_headers(user)
+    )
+    assert response.status_code == 200
+    assert rows_in_step(app)
+    prefixes = {row.split(":", 1)[1] for row in stored_rows(app)}
+    assert "byr" in prefixes and "lov" not in prefixes and "ren" in prefixes
+
+
+def test_a_refused_rename_keeps_the_rows_of_the_stored_name(client, app, make_user, auth_headers):
+    make_user("other")
+    user, _ = make_user("renamed", name="Ada Lovelace")
+    response = client.patch(
+        f"{USERS}/{user['_id']}",
+        json={"name": "Ada Byron", "email": "other@example.com"},
+        headers=auth_headers(user),
+    )
+    assert response.status_code == 409
+    assert rows_in_step(app)
+
+
+def test_a_rename_whose_write_fails_keeps_the_rows_of_the_stored_name(
+    client, app, make_user, auth_headers, monkeypatch
+):
+    user, _ = make_user("renamed", name="Ada Lovelace")
+    headers = auth_headers(user)
+
+    def fails(*args, **kwargs):
+        raise pymongo.errors.AutoReconnect("connection lost")
+
+    monkeypatch.setattr(mongomock.collection.Collection, "find_one_and_update", fails)
+    response = client.patch(f"{USERS}/{user['_id']}", json={"name": "Ada Byron"}, headers=headers)
+    assert response.status_code == 503
+    assert rows_in_step(app)
+
+
+def test_a_deleted_user_leaves_no_rows(client, app, make_user, auth_headers):
+    user, _ = make_user("leaving", name="Soon Gone")
+    make_user("staying", name="Still Here")
+    assert client.delete(f"{USERS}/{user['_id']}", headers=auth_headers(user)).status_code == 204
+    assert rows_in_step(app)
+    assert not any(row.startswith(str(user["_id"])) for row in stored_rows(app))
+
+
+def test_create_admin_writes_the_rows_of_the_admin(app):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create-admin", "--username", "boss", "--email", "b@example.com"],
+        input="a-long-password\na-long-password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert rows_in_step(app) and stored_rows(app)
+
+
+# --- what a crash can leave, and the repair ----------------------------------------------------
+
+
+def test_a_crash_after_the_rows_of_a_registration_leaves_no_false_match(
+    client, app, caller, monkeypatch
+):
+    def crash(*args, **kwargs):
+        raise pymongo.errors.AutoReconnect("connection lost")
+
+    monkeypatch.setattr(mongomock.collection.Collection, "insert_one", crash)
+    body = {"username": "ghost", "email": "ghost@example.com", "password": "password-123"}
+    assert client.post(REGISTER, json=body).status_code == 503
+    monkeypatch.undo()
+    assert any(row.endswith(":ghost") for row in stored_rows(app))
+    assert usernames(client.get(f"{USERS}?q=gh", headers=caller)) == []
+    assert count_of(client, caller, "gh") == 1  # counts rows until the repair
+    repair(app)
+    assert rows_in_step(app) and count_of(client, caller, "gh") == 0
+
+
+def test_a_crash_before_a_renames_cleanup_leaves_only_rows_a_search_skips(
+    client, app, caller, make_user, auth_headers, monkeypatch
+):
+    user, _ = make_user("renamed", name="Ada Lovelace")
+    monkeypatch.setattr(stores.users, "resync_rows", lambda user_id: None)
+    response = client.patch(
+        f"{USERS}/{user['_id']}", json={"name": "Ada Byron"}, headers=auth_headers(user)
+    )
+    assert response.status_code == 200
+    monkeypatch.undo()
+    assert usernames(client.get(f"{USERS}?q=lov", headers=caller)) == []
+    assert usernames(client.get(f"{USERS}?q=byr", headers=caller)) == ["renamed"]
+    assert not rows_in_step(app)
+    report = repair(app)
+    assert rows_in_step(app) and report.removed == len(search_prefixes("lovelace", []))
+
+
+def test_stale_rows_at_the_head_of_a_walk_do_not_shorten_the_page(
+    client, app, caller, add_listed_user
+):
+    real = [add_listed_user(f"mx{n}") for n in range(3)]
+    with app.app_context():
+        ghosts = [
+            {
+                "_id": row_id(ObjectId(), "mx"),
+                "prefix": "mx",
+                "username_lc": f"a{n}",
+                "created": datetime(2020, 1, 1),
+            }
+            for n in range(5)
+        ]
+        get_db().user_prefixes.insert_many(ghosts)
+    assert usernames(client.get(f"{USERS}?q=mx&limit=2", headers=caller)) == ["mx0", "mx1"]
+    assert walk(client, caller, "q=mx&limit=2") == [user["username"] for user in real]
+    assert walk(client, caller, "q=mx&limit=1&sort=created") == [u["username"] for u in real]
+
+
+def test_repair_adds_missing_rows_removes_stale_ones_and_is_idempotent(app, add_listed_user):
+    users = [add_listed_user(f"user{n}", f"Name{n} Surname") for n in range(30)]
+    with app.app_context():
+        rows = get_db().user_prefixes
+        rows.delete_many({"_id": {"$gte": f"{users[3]['_id']}:", "$lt": f"{users[3]['_id']};"}})
+        rows.delete_many({"prefix": "surname"})
+        rows.insert_many(
+            [
+                {
+                    "_id": row_id(ObjectId(), "zz"),
+                    "prefix": "zz",
+                    "username_lc": "zz",
+                    "created": datetime(2020, 1, 1),
+                },
+                {
+                    "_id": row_id(users[5]["_id"], "old"),
+                    "prefix": "old",
+                    "username_lc": "user5",
+                    "created": users[5]["created"],
+                },
+            ]
+        )
+    first = repair(app, batch=7)
+    assert rows_in_step(app)
+    assert first.users == 30 and first.removed == 2
+    assert first.added == len(prefix_rows(users[3])) + 29
+    again = repair(app, batch=7)
+    assert (again.added, again.removed) == (0, 0)
+
+
+def test_repair_drops_the_user_indexes_of_the_earlier_design(app):
+    with app.app_context():
+        get_db().users.create_index(
+            [("search_prefixes", 1), ("username_lc", 1)], name="search_username"
+        )
+    report = repair(app)
+    assert report.dropped_indexes == ("search_username",)
+    with app.app_context():
+        assert "search_username" not in get_db().users.index_information()
+
+
+def test_reindex_search_command_reports_what_it_did(app, add_listed_user):
+    add_listed_user("solo")
+    with app.app_context():
+        get_db().user_prefixes.delete_many({})
+    result = app.test_cli_runner().invoke(args=["users", "reindex-search"])
+    assert result.exit_code == 0, result.output
+    added = len(search_prefixes("solo", []))
+    assert f"search rows of 1 users checked: {added} added, 0 removed" in result.output
+    assert rows_in_step(app)
+
+
+def test_db_init_builds_the_rows_once_for_users_written_before_them(app, add_listed_user):
+    add_listed_user("early")
+    with app.app_context():
+        get_db().user_prefixes.delete_many({})
+    result = app.test_cli_runner().invoke(args=["db", "init"])
+    assert result.exit_code == 0 and "added" in result.output
+    assert rows_in_step(app)
+    again = app.test_cli_runner().invoke(args=["db", "init"])
+    assert again.exit_code == 0 and "search rows" not in again.output
+
+
+# --- results are what the contract says, for every sort and both modes --------------------------
+
+
+@pytest.fixture
+def population(app, add_listed_user):
+    for index, (username, name) in enumerate(PEOPLE):
+        add_listed_user(username, name, created=created_of(index))
+    return lambda: all_users(app)
+
+
+@pytest.fixture
+def get_json(client, caller):
+    return json_getter(client, caller)
+
+
+@pytest.mark.parametrize("sort", SORTS)
+@pytest.mark.parametrize("q", QUERIES)
+def test_search_returns_what_the_contract_says(population, get_json, q, sort):
+    check_search(get_json, population(), q, sort)
+
+
+def test_search_stays_exact_through_registrations_renames_and_deletions(
+    client, app, population, get_json, auth_headers
+):
+    people = {user["username"]: user for user in population()}
+    for username, name in (("marian", "Marian Twain"), ("newt", "Zoë Maria")):
+        body = {"username": username, "email": f"{username}@example.com", "password": "pw-123456"}
+        assert client.post(REGISTER, json={**body, "name": name}).status_code == 201
+    for username, name in (("mario_rossi", "Tito Martinez"), ("twain", ""), ("anna.anna", "Zed")):
+        user = people[username]
+        response = client.patch(
+            f"{USERS}/{user['_id']}", json={"name": name}, headers=auth_headers(user)
+        )
+        assert response.status_code == 200
+    for username in ("maria.gomez", "tie03", "long1"):
+        user = people[username]
+        assert (
+            client.delete(f"{USERS}/{user['_id']}", headers=auth_headers(user)).status_code == 204
+        )
+    assert rows_in_step(app)
+    for q in ("m", "mar", "mari", "t", "ti", "twa", "zo", "z", "abcdefghijklmnopq", "anna"):
+        for sort in SORTS:
+            check_search(get_json, population(), q, sort, limits=(2,))
+
+
+def count_of(client, headers, q: str) -> int:
+    body = client.get(f"{USERS}?q={q}&page=1&per_page=5", headers=headers).get_json()
+    return body["meta"]["total"]
+
+
+def repair(app, batch: int = 1000):
+    with app.app_context():
+        return user_prefixes.repair_rows(get_db(), batch)
 
 
 # --- over HTTP ---------------------------------------------------------------------------------
@@ -385,5 +722,10 @@ def test_q_matches_accented_names_however_the_accent_is_encoded(
     assert usernames(client.get(USERS, query_string={"q": typed}, headers=caller)) == ["u1"]
 
 
-def test_search_prefixes_for_a_new_name_keep_the_username_ones():
-    assert search_prefixes_for("Bo.X", "Al") == ["b", "bo", "bo.", "bo.x", "a", "al"]
+def test_a_renamed_user_is_still_found_by_its_username(client, caller, make_user, auth_headers):
+    user, _ = make_user("bo.x", name="Old Name")
+    patch = client.patch(f"{USERS}/{user['_id']}", json={"name": "Al"}, headers=auth_headers(user))
+    assert patch.status_code == 200
+    assert usernames(client.get(f"{USERS}?q=bo.", headers=caller)) == ["bo.x"]
+    assert usernames(client.get(f"{USERS}?q=al", headers=caller)) == ["bo.x"]
+    assert usernames(client.get(f"{USERS}?q=old", headers=caller)) == []
