@@ -36,6 +36,7 @@ from stores.templates import (
     update_template,
 )
 from web.conditional import empty_response, etag_value, if_match_versions, not_modified
+from web.openapi import Creates
 from web.pagination import page_request, page_response
 from web.parsing import use_body, use_query
 
@@ -61,6 +62,7 @@ def written(template: dict[str, Any], status: int = 200, **headers: str):
 
 
 class TemplateList(Resource):
+    creates = Creates("api.template", "templateid")  # links from the 201 in the OpenAPI document
     method_decorators = [jwt_or_api_key_required]
 
     @use_query(LIST_ARGS)

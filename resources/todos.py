@@ -32,6 +32,7 @@ from stores.todos import (
     update_todo,
 )
 from web.conditional import empty_response, etag_value, if_match_versions, not_modified
+from web.openapi import Creates
 from web.pagination import page_request, page_response
 from web.parsing import use_body, use_query
 
@@ -43,6 +44,7 @@ def etag_header(todo: dict[str, Any]) -> dict[str, str]:
 
 
 class TodoList(Resource):
+    creates = Creates("api.todo", "id")  # links from the 201 in the OpenAPI document
     method_decorators = [access_token_required]
 
     @use_query(LIST_ARGS)
