@@ -18,7 +18,7 @@ from flask import url_for
 from flask_restful import Resource
 
 from resources.caller import current_caller, jwt_or_api_key_required
-from resources.idempotency import idempotent
+from resources.idempotency import created_id, idempotent
 from schemas.pagination import sortable
 from schemas.templates import TemplateInputSchema, TemplateListArgs, render_template_object
 from services import template_cache
@@ -92,7 +92,8 @@ class TemplateList(Resource):
               ETag: {schema: {type: string}}
             content: {application/json: {schema: TemplateSchema}}
         """
-        template = insert_template(build_template_document(data, current_caller()))
+        document = build_template_document(data, current_caller(), created_id())
+        template = insert_template(document)
         location = url_for("api.template", templateid=template["templateid"])
         return written(template, 201, Location=location)
 
