@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 import pymongo
-from flask import Flask, current_app
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from flask import Flask, current_app, g
+from pymongo import ASCENDING, DESCENDING, IndexModel, monitoring
 from pymongo.database import Database
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,9 @@ CLIENT_OPTIONS = {
     "connect": False,
     "appname": "flask-api",
 }
+
+# Per request while the server is known to be down (see short_deadline_while_unreachable).
+UNREACHABLE_DEADLINE_SECONDS = 0.25
 
 INDEXES: dict[str, list[IndexModel]] = {
     "users": [
@@ -113,11 +116,52 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+class ServerHeartbeats(monitoring.ServerHeartbeatListener):
+    """Whether the driver's monitor reached the server at its last check (it checks every half
+    second while operations wait for the server, every ten seconds otherwise)."""
+
+    def __init__(self) -> None:
+        self.reachable = True
+
+    def started(self, event: monitoring.ServerHeartbeatStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.ServerHeartbeatSucceededEvent) -> None:
+        self.reachable = True
+
+    def failed(self, event: monitoring.ServerHeartbeatFailedEvent) -> None:
+        self.reachable = False
+
+
+def short_deadline_while_unreachable() -> None:
+    """While the server is known to be down, this request's operations get
+    UNREACHABLE_DEADLINE_SECONDS, server selection included, instead of serverSelectionTimeoutMS.
+
+    A synchronous worker waiting 3 s per request for a server that is gone serves a third of a
+    request a second; requests queued behind it then wait far past the 503 the contract promises
+    within 10 s (measured: 13 s for 16 clients on 2 workers through a 12 s outage). Operations
+    still try, so they keep the monitor checking and succeed as soon as the server is back.
+    """
+    heartbeats = current_app.extensions.get("mongo_heartbeats")
+    if heartbeats is not None and not heartbeats.reachable:
+        g.mongo_deadline = pymongo.timeout(UNREACHABLE_DEADLINE_SECONDS)
+        g.mongo_deadline.__enter__()
+
+
+def end_short_deadline(_error: BaseException | None) -> None:
+    deadline = g.pop("mongo_deadline", None)
+    if deadline is not None:
+        deadline.__exit__(None, None, None)
+
+
 def init_app(app: Flask) -> None:
     """Create this process's client. It connects on first use, so forking servers stay safe."""
     uri = app.config.get("MONGO_URI")
     if uri:
-        client = pymongo.MongoClient(uri, **CLIENT_OPTIONS)
+        heartbeats = app.extensions["mongo_heartbeats"] = ServerHeartbeats()
+        client = pymongo.MongoClient(uri, event_listeners=[heartbeats], **CLIENT_OPTIONS)
+        app.before_request(short_deadline_while_unreachable)
+        app.teardown_request(end_short_deadline)
     else:
         import mongomock
 

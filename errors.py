@@ -211,6 +211,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RefreshInProgress, _render_refresh_in_progress)
     app.register_error_handler(pymongo.errors.DuplicateKeyError, _render_duplicate_key)
     app.register_error_handler(pymongo.errors.ConnectionFailure, _render_mongo_down)
+    # A deadline (db.short_deadline_while_unreachable) that ran out on the server's side.
+    app.register_error_handler(pymongo.errors.ExecutionTimeout, _render_mongo_down)
     app.register_error_handler(redis.exceptions.ConnectionError, _render_redis_down)
     app.register_error_handler(redis.exceptions.TimeoutError, _render_redis_down)
     app.register_error_handler(Exception, _render_unexpected)

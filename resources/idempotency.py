@@ -21,7 +21,8 @@ from functools import wraps
 from typing import Any
 
 import redis
-from flask import request
+from bson import ObjectId
+from flask import g, request
 from flask_restful.utils import unpack
 from werkzeug.datastructures import Headers
 
@@ -94,6 +95,12 @@ def store(claim: idempotency.Claim, body: Any, status: int, headers: Any) -> Non
         log.warning("idempotent response not stored: %s", type(error).__name__)
 
 
+def created_id() -> ObjectId:
+    """The `_id` for the object this request creates: derived from its Idempotency-Key and body
+    when it has one (stores/idempotency.py `created_id`), else a new one."""
+    return g.get("idempotent_created_id") or ObjectId()
+
+
 def idempotent(method: Callable[..., Any]) -> Callable[..., Any]:
     """Honour `Idempotency-Key` on a creating POST; without the header the method just runs.
 
@@ -110,6 +117,7 @@ def idempotent(method: Callable[..., Any]) -> Callable[..., Any]:
         outcome = begin(key)
         if isinstance(outcome, idempotency.StoredResponse):
             return outcome.body, outcome.status, {**outcome.headers, REPLAYED_HEADER: "true"}
+        g.idempotent_created_id = idempotency.created_id(outcome)
         try:
             result = method(*args, **kwargs)
         except BaseException:

@@ -18,7 +18,7 @@ from flask import url_for
 from flask_restful import Resource
 
 from resources.caller import current_caller, jwt_or_api_key_required
-from resources.idempotency import idempotent
+from resources.idempotency import created_id, idempotent
 from schemas.pagination import sortable
 from schemas.templates import TemplateInputSchema, TemplateListArgs, render_template_object
 from services import template_cache
@@ -36,6 +36,7 @@ from stores.templates import (
     update_template,
 )
 from web.conditional import empty_response, etag_value, if_match_versions, not_modified
+from web.openapi import Creates
 from web.pagination import page_request, page_response
 from web.parsing import use_body, use_query
 
@@ -61,6 +62,7 @@ def written(template: dict[str, Any], status: int = 200, **headers: str):
 
 
 class TemplateList(Resource):
+    creates = Creates("api.template", "templateid")  # links from the 201 in the OpenAPI document
     method_decorators = [jwt_or_api_key_required]
 
     @use_query(LIST_ARGS)
@@ -90,7 +92,8 @@ class TemplateList(Resource):
               ETag: {schema: {type: string}}
             content: {application/json: {schema: TemplateSchema}}
         """
-        template = insert_template(build_template_document(data, current_caller()))
+        document = build_template_document(data, current_caller(), created_id())
+        template = insert_template(document)
         location = url_for("api.template", templateid=template["templateid"])
         return written(template, 201, Location=location)
 

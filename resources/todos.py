@@ -13,7 +13,7 @@ from flask import url_for
 from flask_restful import Resource
 
 from resources.caller import access_token_required
-from resources.idempotency import idempotent
+from resources.idempotency import created_id, idempotent
 from schemas.pagination import sortable
 from schemas.todos import TodoInputSchema, TodoListArgs, render_todo
 from services.tokens import current_claims, current_user_id
@@ -32,6 +32,7 @@ from stores.todos import (
     update_todo,
 )
 from web.conditional import empty_response, etag_value, if_match_versions, not_modified
+from web.openapi import Creates
 from web.pagination import page_request, page_response
 from web.parsing import use_body, use_query
 
@@ -43,6 +44,7 @@ def etag_header(todo: dict[str, Any]) -> dict[str, str]:
 
 
 class TodoList(Resource):
+    creates = Creates("api.todo", "id")  # links from the 201 in the OpenAPI document
     method_decorators = [access_token_required]
 
     @use_query(LIST_ARGS)
@@ -74,7 +76,8 @@ class TodoList(Resource):
             content: {application/json: {schema: TodoSchema}}
         """
         owner_username = current_claims()["username"]
-        todo = insert_todo(build_todo_document(current_user_id(), owner_username, data))
+        document = build_todo_document(current_user_id(), owner_username, data, created_id())
+        todo = insert_todo(document)
         location = url_for("api.todo", todo_id=todo["_id"])
         return render_todo(todo), 201, {"Location": location, **etag_header(todo)}
 

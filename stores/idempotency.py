@@ -12,7 +12,9 @@ One Redis key per (caller, method, path, client's key) holds one of two JSON val
 `finish` and `abandon` act only while the key still holds the caller's own marker (a
 compare-and-set in a Lua script, atomic in Redis), so a request that outlived its marker can
 never overwrite or delete the record of the one that took the key over. Errors are never stored:
-`abandon` deletes the marker and the client may retry.
+`abandon` deletes the marker and the client may retry. A failure may come after the object was
+written (the database's answer lost on the way): `created_id` gives the retry the same `_id`, so
+it finds that object rather than making another.
 
 Redis errors propagate (the request answers 503 before anything is created). Nothing here knows
 HTTP: outcomes are return values and this module's exceptions.
@@ -25,6 +27,8 @@ import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
+
+from bson import ObjectId
 
 from extensions import get_redis
 
@@ -82,6 +86,15 @@ def request_hash(body: Any) -> str:
     escapes aside) hash alike. ASCII-escaped, so any string, lone surrogates included, encodes."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def created_id(claim: Claim) -> ObjectId:
+    """The `_id` of the object the claimed request creates: the same for every request of this
+    caller with this key and an equal body, so that a retry after an answer lost on its way back
+    finds the object the first attempt wrote (stores/insert_once.py) instead of making another.
+    The key's record alone cannot tell: the failed first attempt freed it."""
+    digest = hashlib.sha256(f"{claim.key}|{claim.request_hash}".encode("ascii")).digest()
+    return ObjectId(digest[:12])
 
 
 def record_key(scope: tuple[str, ...], idempotency_key: str) -> str:

@@ -16,11 +16,13 @@ from collections.abc import Collection as Versions
 from collections.abc import Mapping
 from typing import Any
 
+from bson import ObjectId
 from pymongo.collection import Collection
 
 from core import clock
 from core.text import fold
 from db import get_db
+from stores.insert_once import insert_once
 from stores.keyset import ASCENDING, DESCENDING, Page, PageQuery, SortOrder, find_page
 from stores.text_match import prefix_range
 from stores.versioned import delete_versioned, update_versioned
@@ -53,11 +55,13 @@ def _stored(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_template_document(
-    fields: Mapping[str, Any], created_by: Mapping[str, str]
+    fields: Mapping[str, Any], created_by: Mapping[str, str], object_id: ObjectId | None = None
 ) -> dict[str, Any]:
-    """A new template from validated fields (missing optional ones take their defaults)."""
+    """A new template from validated fields (missing optional ones take their defaults), with the
+    `_id` given (a retried create's, see stores/insert_once.py) or a new one."""
     now = clock.utcnow()
     return {
+        "_id": object_id or ObjectId(),
         "templateid": str(uuid.uuid4()),
         **_stored({**DEFAULTS, **fields}),
         "created_by": dict(created_by),
@@ -68,8 +72,7 @@ def build_template_document(
 
 
 def insert_template(document: dict[str, Any]) -> dict[str, Any]:
-    document["_id"] = templates().insert_one(document).inserted_id
-    return document
+    return insert_once(templates(), document)
 
 
 def find_template(templateid: str) -> dict[str, Any] | None:

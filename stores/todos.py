@@ -23,6 +23,7 @@ from core import clock
 from core.text import fold
 from db import get_db
 from stores.exceptions import NotFound
+from stores.insert_once import insert_once
 from stores.keyset import ASCENDING, DESCENDING, Page, PageQuery, SortOrder, find_page
 from stores.text_match import prefix_range
 from stores.users import is_active_user
@@ -74,11 +75,16 @@ def _derived(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_todo_document(
-    owner_id: ObjectId, owner_username: str, fields: Mapping[str, Any]
+    owner_id: ObjectId,
+    owner_username: str,
+    fields: Mapping[str, Any],
+    object_id: ObjectId | None = None,
 ) -> dict[str, Any]:
-    """A new todo from validated fields (missing optional ones take their defaults)."""
+    """A new todo from validated fields (missing optional ones take their defaults), with the
+    `_id` given (a retried create's, see stores/insert_once.py) or a new one."""
     now = clock.utcnow()
     return {
+        "_id": object_id or ObjectId(),
         "owner_id": owner_id,
         "owner_username": owner_username,
         **_derived({**DEFAULTS, **fields}),
@@ -95,7 +101,7 @@ def insert_todo(document: dict[str, Any]) -> dict[str, Any]:
     check may already have removed the owner's todos, so the todo is taken back here. (Either
     this look sees the deletion's mark, or the deletion's sweep of todos comes after the insert.)
     """
-    document["_id"] = todos().insert_one(document).inserted_id
+    document = insert_once(todos(), document)
     if not is_active_user(document["owner_id"]):
         todos().delete_one({"_id": document["_id"]})
         raise NotFound("user")

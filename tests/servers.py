@@ -341,16 +341,23 @@ class FerretDBServer(ServerProcess):
 
 
 class RedisServer(ServerProcess):
-    """redis-server without persistence; databases are handed out to tests one at a time."""
+    """redis-server; databases are handed out to tests one at a time.
+
+    Without persistence by default; `appendonly=True` keeps an append-only file in `workdir`, as
+    production must run it, so that revocations and idempotency records survive a restart.
+    """
 
     name = "redis"
     # The integration tests use db 0; every live app server gets a db of its own (1..N-1), so
     # rate-limit counters and revocations never leak from one app instance to the next.
     databases = 256
 
-    def __init__(self, binary: str, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, binary: str, workdir: Path, port: int | None = None, appendonly: bool = False
+    ) -> None:
         super().__init__(workdir, port)
         self.binary = binary
+        self.appendonly = appendonly
         self._next_db = 0
 
     @property
@@ -395,7 +402,7 @@ class RedisServer(ServerProcess):
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.appendonly else "no",
             "--daemonize",
             "no",
             "--dir",
@@ -678,6 +685,17 @@ class LiveServer(ServerProcess):
             timeout=60,
             check=False,
         )
+
+    def live_worker_pids(self) -> list[int]:
+        """PIDs of the master's children now (its workers, respawned ones included), from /proc."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                # The command name (field 2) is in parentheses and may hold spaces: split after it.
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if self.pid is not None and int(fields[1]) == self.pid:
+                    children.append(int(stat.parent.name))
+        return sorted(children)
 
     def worker_pids(self) -> list[int]:
         """PIDs of the workers the master spawned since the last start, from the uwsgi log."""

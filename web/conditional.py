@@ -24,7 +24,8 @@ def if_match_versions(key: object) -> set[int] | None:
 
     None without the header or with `If-Match: *` (any existing document). Only strong tags
     count (RFC 9110 compares If-Match strongly); tags of other documents or of no known shape
-    match nothing, which ends in a 412.
+    match nothing, which ends in a 412. (An empty tag, `""`, comes out of werkzeug's parser as
+    None: it matches nothing too.)
     """
     if "If-Match" not in request.headers or request.if_match.star_tag:
         return None
@@ -32,7 +33,7 @@ def if_match_versions(key: object) -> set[int] | None:
     return {
         int(tag[len(prefix) :])
         for tag in request.if_match.as_set()
-        if tag.startswith(prefix) and VERSION.match(tag[len(prefix) :])
+        if tag and tag.startswith(prefix) and VERSION.match(tag[len(prefix) :])
     }
 
 

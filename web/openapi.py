@@ -20,6 +20,7 @@ import pkgutil
 import re
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from apispec import APISpec, BasePlugin
@@ -368,6 +369,43 @@ def error_response_component(status: int) -> dict[str, Any]:
     return response
 
 
+@dataclass(frozen=True)
+class Creates:
+    """Set as `creates` on a collection resource whose POST makes an item served at `endpoint`:
+    the document then links that 201 to every operation on the item (OpenAPI links), passing the
+    new item's `id_field` as the path parameter and its ETag as `If-Match`, as a client goes on
+    from a create (and as a stateful fuzzer walks the API)."""
+
+    endpoint: str
+    id_field: str
+
+
+class CreatedItemLinksPlugin(BasePlugin):
+    """Documents the links from a create's 201 to the created item's operations (`Creates`)."""
+
+    def operation_helper(self, path=None, operations=None, view=None, **kwargs: Any) -> None:
+        creates = getattr(getattr(view, "view_class", None), "creates", None)
+        responses = (operations or {}).get("post", {}).get("responses", {})
+        created = responses.get(201) or responses.get("201")
+        if creates is None or created is None:
+            return
+        app = kwargs["app"]
+        rule = next(app.url_map.iter_rules(creates.endpoint))
+        (parameter,) = rule.arguments
+        item_path = RULE_VARIABLE.sub(lambda match: "{" + match["name"] + "}", rule.rule)
+        pointer = item_path.replace("~", "~0").replace("/", "~1")
+        item_name = app.view_functions[creates.endpoint].view_class.__name__
+        links = created.setdefault("links", {})
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            parameters = {f"path.{parameter}": f"$response.body#/{creates.id_field}"}
+            if method in ("PUT", "PATCH", "DELETE"):
+                parameters["header.If-Match"] = "$response.header.ETag"
+            links[f"{method.capitalize()}{item_name}"] = {
+                "operationRef": f"#/paths/{pointer}/{method.lower()}",
+                "parameters": parameters,
+            }
+
+
 def declare_idempotency_key(method: Callable) -> Callable:
     """Mark a resource method as taking an `Idempotency-Key` header, for the document."""
     setattr(method, IDEMPOTENCY_KEY_DECLARED, True)
@@ -435,6 +473,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
             FlaskPlugin(),
             DeclaredInputsPlugin(),
             IdempotencyKeyPlugin(),
+            CreatedItemLinksPlugin(),
             SchemaNamesPlugin(documented_schemas(), marshmallow_plugin),
             marshmallow_plugin,
         ],

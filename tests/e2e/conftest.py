@@ -79,8 +79,17 @@ class LiveServerFactory:
             else:
                 env[key] = str(value).lower() if isinstance(value, bool) else str(value)
         server = LiveServer(self.uwsgi_bin, env, self.tmp_path_factory.mktemp("uwsgi"))
-        self.servers.append(server)
         self.release(server)
+        return self._launch(server)
+
+    def start_twin(self, server: LiveServer) -> LiveServer:
+        """A second instance of `server` (another dyno): on a port of its own, with exactly its
+        settings, so the same MongoDB database, Redis db and secrets."""
+        env = {key: value for key, value in server.env.items() if key != "PORT"}
+        return self._launch(LiveServer(self.uwsgi_bin, env, self.tmp_path_factory.mktemp("uwsgi")))
+
+    def _launch(self, server: LiveServer) -> LiveServer:
+        self.servers.append(server)
         try:
             server.start()
         except ServerStartError as exc:
@@ -158,6 +167,24 @@ def start_live_server(
     yield start
     for server in started:
         live_server_factory.stop(server)
+
+
+# Figures the proof stages of issue 14 report (requests, statuses, worker memory), printed in a
+# section of their own at the end of the run.
+PROOF_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def proof_report() -> Callable[[str], None]:
+    """`proof_report(line)`: a figure for the run's "proof stages" summary section."""
+    return PROOF_FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if PROOF_FIGURES:
+        terminalreporter.section("proof stages (issue 14)")
+        for line in PROOF_FIGURES:
+            terminalreporter.write_line(line)
 
 
 class HttpSession(requests.Session):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pymongo.errors
 import pytest
 import redis.exceptions
+from pymongo import _csot
 
 from app import create_app
+from db import UNREACHABLE_DEADLINE_SECONDS
+from tests.servers import free_port
 from tests.unit.conftest import UNIT_CONFIG
 
 
@@ -32,6 +35,10 @@ def crashing_app():
     @app.get("/mongo-down")
     def mongo_down():
         raise pymongo.errors.ServerSelectionTimeoutError("no servers")
+
+    @app.get("/mongo-deadline")
+    def mongo_deadline():
+        raise pymongo.errors.ExecutionTimeout("operation exceeded time limit", 50)
 
     @app.get("/redis-down")
     def redis_down():
@@ -100,6 +107,32 @@ def test_unreachable_mongodb_is_503_naming_it(crashing_app):
     response = crashing_app.test_client().get("/mongo-down")
     error = assert_error(response, 503, "service_unavailable")
     assert error["details"] == {"unavailable": ["mongodb"]}
+
+
+def test_a_mongodb_deadline_run_out_on_the_server_is_503_naming_it(crashing_app):
+    response = crashing_app.test_client().get("/mongo-deadline")
+    error = assert_error(response, 503, "service_unavailable")
+    assert error["details"] == {"unavailable": ["mongodb"]}
+
+
+def test_while_mongodb_is_unreachable_requests_get_a_short_deadline():
+    # Found by the fault stage (tests/e2e/test_faults.py): with MongoDB down, each request held
+    # its worker for the 3 s server selection, and requests queued behind it answered after 13 s.
+    app = create_app({**UNIT_CONFIG, "MONGO_URI": f"mongodb://127.0.0.1:{free_port()}/t"})
+
+    @app.get("/deadline")
+    def deadline():
+        return {"deadline": _csot.get_timeout()}
+
+    heartbeats, client = app.extensions["mongo_heartbeats"], app.test_client()
+    try:
+        assert client.get("/deadline").get_json() == {"deadline": None}
+        heartbeats.failed(None)
+        assert client.get("/deadline").get_json() == {"deadline": UNREACHABLE_DEADLINE_SECONDS}
+        heartbeats.succeeded(None)
+        assert client.get("/deadline").get_json() == {"deadline": None}
+    finally:
+        app.extensions["mongo_client"].close()
 
 
 def test_unreachable_redis_is_503_naming_it(crashing_app):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import mongomock
 import pymongo.errors
 import pytest
 import redis
@@ -246,6 +247,35 @@ def test_a_503_is_not_stored_and_the_retry_creates_once(app, client, headers, mo
     assert retry.status_code == 201 and REPLAYED not in retry.headers
     assert client.post(TODOS, json=TODO, headers=with_key(headers)).headers[REPLAYED] == "true"
     assert count(app, "todos") == 1
+
+
+@pytest.mark.parametrize(("path", "body"), [(TODOS, TODO), (TEMPLATES, {"name": "Welcome"})])
+def test_a_create_written_but_never_acknowledged_is_not_made_twice_by_its_retry(
+    app, client, headers, monkeypatch, path, body
+):
+    # Found by the fault stage (tests/e2e/test_faults.py): FerretDB stopped after writing a todo
+    # but before acknowledging it, the client saw a 503, and its retry with the same key made a
+    # second todo.
+    insert_one = mongomock.collection.Collection.insert_one
+
+    def written_then_lost(collection, document, *args, **kwargs):
+        insert_one(collection, document, *args, **kwargs)
+        raise pymongo.errors.AutoReconnect("connection closed")
+
+    monkeypatch.setattr(mongomock.collection.Collection, "insert_one", written_then_lost)
+    lost = client.post(path, json=body, headers=with_key(headers))
+    assert lost.status_code == 503
+    monkeypatch.setattr(mongomock.collection.Collection, "insert_one", insert_one)
+
+    retry = client.post(path, json=body, headers=with_key(headers))
+    replay = client.post(path, json=body, headers=with_key(headers))
+    other = client.post(path, json=body, headers=with_key(headers, "key-2"))
+
+    collection = path.rsplit("/", 1)[1]
+    assert retry.status_code == 201 and REPLAYED not in retry.headers
+    assert replay.headers[REPLAYED] == "true" and replay.get_json() == retry.get_json()
+    assert other.status_code == 201 and other.get_json() != retry.get_json()
+    assert count(app, collection) == 2  # the first attempt's, found by the retry, and key-2's
 
 
 # --- concurrent retries ---------------------------------------------------------------------------

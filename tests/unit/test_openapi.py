@@ -104,6 +104,34 @@ def test_every_reference_resolves(document):
         resolve_pointer(document, ref)
 
 
+@pytest.mark.parametrize(
+    ("collection", "item", "parameter", "field", "name"),
+    [
+        ("/api/v1/todos", "/api/v1/todos/{todo_id}", "todo_id", "id", "Todo"),
+        (
+            "/api/v1/templates",
+            "/api/v1/templates/{templateid}",
+            "templateid",
+            "templateid",
+            "Template",
+        ),
+    ],
+)
+def test_a_create_links_to_every_operation_on_the_created_item(
+    document, collection, item, parameter, field, name
+):
+    links = document["paths"][collection]["post"]["responses"]["201"]["links"]
+    methods = {m for m in document["paths"][item] if m != "parameters"}
+    assert set(links) == {f"{method.capitalize()}{name}" for method in methods}
+    for method in methods:
+        link = links[f"{method.capitalize()}{name}"]
+        assert resolve_pointer(document, link["operationRef"]) is document["paths"][item][method]
+        expected = {f"path.{parameter}": f"$response.body#/{field}"}
+        if method != "get":
+            expected["header.If-Match"] = "$response.header.ETag"
+        assert link["parameters"] == expected
+
+
 def test_every_operation_has_a_summary_and_a_success_response(document):
     for path, method, operation in operations(document):
         assert operation.get("summary"), f"{method.upper()} {path} has no summary"

@@ -581,6 +581,20 @@ def test_if_match_with_weak_unquoted_foreign_or_garbage_tags_is_412(
     assert response.status_code == 412
 
 
+@pytest.mark.parametrize("method", ["patch", "put", "delete"])
+def test_if_match_with_an_empty_tag_is_412_and_changes_nothing(
+    app, client, create_todo, alice, method
+):
+    # Found by schema fuzzing: werkzeug parses `""` as a tag of None, which crashed the match.
+    todo = create_todo(alice)
+    body = {"json": {"title": "Changed"}} if method != "delete" else {}
+    headers = {**alice["headers"], "If-Match": '""'}
+    response = getattr(client, method)(todo_url(todo["id"]), headers=headers, **body)
+    assert response.status_code == 412
+    assert response.get_json()["error"]["code"] == "precondition_failed"
+    assert stored(app, todo["id"])["title"] == "A todo"
+
+
 class RacingCollection:
     """The todos collection, with another client's write landing just before each conditional
     write: what a concurrent editor holding the same ETag does between our read and our write."""
