@@ -42,6 +42,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("username_lc", ASCENDING), ("_id", ASCENDING)], name="username_lc_id"),
         IndexModel([("username_lc", DESCENDING), ("_id", DESCENDING)], name="username_lc_id_desc"),
         IndexModel([("created", DESCENDING), ("_id", DESCENDING)], name="created_id_desc"),
+        # Redeeming a password reset or verification link: one look-up by the token's hash.
+        IndexModel([("reset_token_hash", ASCENDING)], name="reset_token_hash"),
+        IndexModel([("verify_token_hash", ASCENDING)], name="verify_token_hash"),
     ],
     "user_prefixes": [
         # GET /users with `q` (stores/user_prefixes.py): equality on a scalar prefix, then the
@@ -61,9 +64,6 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("prefix", ASCENDING), ("created", DESCENDING), ("_id", DESCENDING)],
             name="prefix_created_id_desc",
         ),
-        # Redeeming a password reset or verification link: one look-up by the token's hash.
-        IndexModel([("reset_token_hash", ASCENDING)], name="reset_token_hash"),
-        IndexModel([("verify_token_hash", ASCENDING)], name="verify_token_hash"),
     ],
     "todos": [
         # Every todo query starts with the owner; each list sort has its (owner, key, _id) index,
