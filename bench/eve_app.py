@@ -9,10 +9,9 @@ With JWT_SECRET_KEY set, every resource requires our access tokens (`Authorizati
 verified with the app's JWT library and secret, as our endpoints do (no blocklist: Eve has
 none), and todos are each user's own through Eve's `auth_field`, as ours are. Without it the
 resources are public (bench/users_search.py measures the users listing that way).
-MONGO_URI (with the database) and nothing else. Eve pages with `?page=P&max_results=N`
-(skip + limit) and counts the matches for `_meta.total` on every request, its default. Search is
-what an eve user writes: `where` with an anchored `$regex` on the username or a name word
-(`$regex` is off by default in `MONGO_QUERY_BLACKLIST`; only `$where` stays banned).
+
+Search is what an eve user writes: `where` with an anchored `$regex` on the username or a name
+word (`$regex` is off by default in `MONGO_QUERY_BLACKLIST`; only `$where` stays banned).
 """
 
 from __future__ import annotations
