@@ -18,6 +18,15 @@ UNSAFE_KEY_MESSAGE = "Field names may not start with '$' or contain '.'."
 BROKEN_TEXT_MESSAGE = "Not valid Unicode text (e.g. a lone surrogate)."
 
 
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+# What not_blank checks, for the OpenAPI document: a character that is not white space.
+NOT_BLANK = {"pattern": r"\S"}
+
+
 def is_valid_text(text: str) -> bool:
     """False for strings a JSON escape can carry but BSON cannot store (lone surrogates)."""
     try:

@@ -8,23 +8,25 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.base import StrictSchema, Timestamp
+from schemas.base import NOT_BLANK, StrictSchema, Timestamp, not_blank
 from schemas.pagination import PageArgs
 
 NAME_MAX = 200
 MAX_QUERY_LENGTH = NAME_MAX
 
 
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
-
-
 class TemplateInputSchema(StrictSchema):
     """The writable fields. POST and PUT load it whole (`name` required, the rest defaulted by
     the store); PATCH loads it with `partial=True` and needs at least one field."""
 
-    name = fields.String(required=True, validate=[validate.Length(min=1, max=NAME_MAX), not_blank])
+    # The PATCH body's `minProperties` in the OpenAPI document: what `something_to_change` checks.
+    patch_min_properties = 1
+
+    name = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=NAME_MAX), not_blank],
+        metadata=NOT_BLANK,
+    )
     description = fields.String(validate=validate.Length(max=2000))
     content = fields.String(validate=validate.Length(max=100_000))
 

@@ -10,17 +10,19 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
-from schemas.base import ObjectIdString, StrictBoolean, StrictSchema, Timestamp
+from schemas.base import (
+    NOT_BLANK,
+    ObjectIdString,
+    StrictBoolean,
+    StrictSchema,
+    Timestamp,
+    not_blank,
+)
 from schemas.pagination import PageArgs
 
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MAX_TAGS = 20
 TAG_RULE = validate.Length(min=1, max=30)
-
-
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
 
 
 class IsoDate(fields.Date):
@@ -36,7 +38,9 @@ class TodoInputSchema(StrictSchema):
     """The writable fields. POST and PUT load it whole (`title` required, the rest defaulted by
     the store); PATCH loads it with `partial=True`."""
 
-    title = fields.String(required=True, validate=[validate.Length(min=1, max=200), not_blank])
+    title = fields.String(
+        required=True, validate=[validate.Length(min=1, max=200), not_blank], metadata=NOT_BLANK
+    )
     description = fields.String(validate=validate.Length(max=2000))
     done = StrictBoolean()
     due = IsoDate(allow_none=True, metadata={"description": "YYYY-MM-DD, or null for no date"})

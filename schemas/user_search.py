@@ -17,6 +17,9 @@ from schemas.pagination import PageArgs
 Q_MAX_LENGTH = 100
 
 
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+
 def no_control_characters(value: str) -> None:
     if any(unicodedata.category(char) == "Cc" for char in value):
         raise ValidationError("Must not contain control characters.")
@@ -27,7 +30,11 @@ class UserSearchArgs(PageArgs):
 
     q = fields.String(
         validate=[validate.Length(max=Q_MAX_LENGTH), no_control_characters],
-        metadata={"description": "Prefix of a username or of any word of a name"},
+        metadata={
+            "description": "Prefix of a username or of any word of a name",
+            # What no_control_characters checks (Unicode category Cc), for the document.
+            "pattern": NO_CONTROL_CHARACTERS,
+        },
     )
 
     @post_load

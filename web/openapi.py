@@ -325,9 +325,12 @@ class SchemaNamesPlugin(BasePlugin):
         raise APISpecError(f"{where}: unknown schema {name!r} (define it in the schemas package)")
 
     def patch_body(self, name: str, input_schema: type[Schema]) -> dict[str, str]:
-        """A PATCH body: the input schema with every field optional (loaded `partial=True`)."""
+        """A PATCH body: the input schema with every field optional (loaded `partial=True`), and
+        the `minProperties` the schema asks for (`patch_min_properties`), if any."""
         if name not in self.components.schemas:
-            self.components.schema(name, schema=input_schema(partial=True))
+            minimum = getattr(input_schema, "patch_min_properties", 0)
+            extra = {"minProperties": minimum} if minimum else None
+            self.components.schema(name, extra, schema=input_schema(partial=True))
         return {"$ref": f"#/components/schemas/{name}"}
 
     def page_envelope(self, name: str, item_schema: type[Schema]) -> dict[str, str]:

@@ -138,7 +138,6 @@ class Client:
 
     number: int
     account: Account
-    http: requests.Session
     rng: random.Random
     access: str = ""
     refresh: str = ""
@@ -195,9 +194,7 @@ class Mix:
         pairs = (self.client_count + 1) // 2
         accounts = [self.register(f"load{pair}{uuid.uuid4().hex[:6]}") for pair in range(pairs)]
         for number in range(self.client_count):
-            client = Client(
-                number, accounts[number // 2], requests.Session(), random.Random(self.seed + number)
-            )
+            client = Client(number, accounts[number // 2], random.Random(self.seed + number))
             self.login(client)
             self.clients.append(client)
         for client in self.clients[::2]:
@@ -259,7 +256,8 @@ class Mix:
         body = call.body if method in ("POST", "PUT", "PATCH") else None
         response = None
         try:
-            response = client.http.request(
+            # No session kept: the server closes every connection anyway (uwsgi.ini).
+            response = requests.request(
                 method, url, json=body, headers=sent_headers, timeout=self.timeout
             )
         except requests.RequestException as exc:

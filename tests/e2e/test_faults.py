@@ -42,7 +42,9 @@ pytestmark = pytest.mark.proof
 CLIENTS = 16
 # The longest a client may wait for any answer, outages included: the contract's "503 within
 # 10 s", as the client sees it, queueing for one of the 2 synchronous workers included. (Before
-# db.short_deadline_while_unreachable, 16 clients waited up to 13 s through a 12 s outage.)
+# db.short_deadline_while_unreachable, 16 clients waited up to 13 s through a 12 s outage; with
+# it the slowest are the requests caught in the 3 s server selection as FerretDB went away, and
+# those queued behind them: 7 s measured, 9.9 s with the 2 cores shared by four test runs.)
 REQUEST_BOUND = 10.0
 # Longer than the 3 s a request waits for MongoDB server selection, several times over.
 FERRETDB_OUTAGE_SECONDS = 12.0

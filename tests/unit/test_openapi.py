@@ -3,6 +3,8 @@ every reference resolvable, a valid OpenAPI 3 document, and docs served without 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from html.parser import HTMLParser
 from typing import Any
 
@@ -11,6 +13,9 @@ from apispec.exceptions import APISpecError
 from flask import jsonify
 from openapi_spec_validator import validate
 
+from schemas.templates import TemplateInputSchema
+from schemas.todos import TodoInputSchema
+from schemas.user_search import UserSearchArgs
 from web import openapi
 
 OPENAPI_JSON = "/api/v1/openapi.json"
@@ -176,6 +181,47 @@ def test_list_bodies_are_documented_as_page_envelopes(document):
     assert "title" in item["properties"]
     meta = resolve_pointer(document, page["properties"]["meta"]["$ref"])
     assert {"limit", "next_cursor", "page", "per_page", "total"} <= set(meta["properties"])
+
+
+# Rules the validators check that the document did not state, found by schema fuzzing
+# (tests/e2e/test_schemathesis.py, positive_data_acceptance): each is stated now, and what the
+# document states agrees with what the schema accepts.
+
+
+@pytest.mark.parametrize("schema", ["Register", "UserUpdate"])
+def test_emails_are_documented_as_emails(document, schema):
+    email = document["components"]["schemas"][schema]["properties"]["email"]
+    assert email["format"] == "email"
+
+
+@pytest.mark.parametrize(
+    ("schema", "field", "loader"),
+    [("TodoInput", "title", TodoInputSchema), ("TemplateInput", "name", TemplateInputSchema)],
+)
+def test_titles_and_names_are_documented_as_not_blank(document, schema, field, loader):
+    pattern = re.compile(document["components"]["schemas"][schema]["properties"][field]["pattern"])
+    for value, accepted in (("   ", False), ("\u2003\t", False), (" a ", True), ("x", True)):
+        assert bool(pattern.search(value)) is accepted, value
+        assert (field not in loader().validate({field: value})) is accepted, value
+
+
+def test_a_template_patch_is_documented_as_needing_a_field(document, client, auth_headers, user):
+    assert document["components"]["schemas"]["TemplatePatch"]["minProperties"] == 1
+    assert "minProperties" not in document["components"]["schemas"]["TodoPatch"]
+    headers = auth_headers(user)
+    created = client.post("/api/v1/templates", json={"name": "T"}, headers=headers).get_json()
+    empty = client.patch(f"/api/v1/templates/{created['templateid']}", json={}, headers=headers)
+    assert empty.status_code == 422
+
+
+def test_the_user_search_is_documented_without_control_characters(document):
+    (q,) = [p for p in document["paths"]["/api/v1/users"]["get"]["parameters"] if p["name"] == "q"]
+    pattern = re.compile(q["schema"]["pattern"])
+    controls = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cc"]
+    for char in controls:
+        assert not pattern.fullmatch(f"a{char}b"), hex(ord(char))
+        assert "q" in UserSearchArgs().validate({"q": f"a{char}b"}), hex(ord(char))
+    assert pattern.fullmatch("Zoë Ñ-1") and "q" not in UserSearchArgs().validate({"q": "Zoë Ñ-1"})
 
 
 @pytest.mark.parametrize(
