@@ -4,30 +4,27 @@ No auth, no blocklist check, no rate limiting, no signed cursors, no schemas, no
 metrics: each view takes what it needs in plain parameters (the owner's id, the keyset bound as
 `after` / `after_id`), runs the same filter, sort, hint and limit as the app (built with the
 app's own query builders) and dumps the documents. `/const` is the floor of the stack itself:
-constant JSON, no database. Loaded by uwsgi with MONGO_URI set (bench/endpoints.py,
+constant JSON, no database. `/users` with `q` calls our own store (the prefix rows walk and the
+users by `_id`), so the difference to ours is the HTTP plumbing alone. Loaded by uwsgi with MONGO_URI set (bench/endpoints.py,
 bench/users_search.py).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 
 import pymongo
 from argon2 import PasswordHasher, profiles
-from argon2.exceptions import VerificationError
 from bson import ObjectId, json_util
 from flask import Flask, Response, request
-from pymongo import ReturnDocument
 
-from stores.keyset import PAGE_WINDOW, after_cursor, merge_filters
-from stores.todos import SORTS as TODO_SORTS
-from stores.todos import list_filter as todo_filter
-from stores.user_search import LIST_PROJECTION, search_filter, sorts_for
-from stores.users import ACTIVE
+from stores.keyset import PageQuery, after_cursor, merge_filters
+from stores.user_search import LIST_PROJECTION, list_users, sorts_for
 
 app = Flask(__name__)
 database = pymongo.MongoClient(os.environ["MONGO_URI"], connect=False).get_default_database()
+# What stores read through db.get_db() (the `q` floor calls the user search store).
+app.extensions["mongo_db"] = database
 # The app's default password profile (config.DEFAULT_HASH_PROFILE), or the one the bench names.
 hasher = PasswordHasher.from_parameters(
     getattr(profiles, os.environ.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"))
@@ -68,81 +65,16 @@ def const() -> Response:
 def users() -> Response:
     q = request.args.get("q", "").lower() or None
     sort = sorts_for(q)[request.args.get("sort", "username")]
-    criteria = search_filter(q) if q else {}
-    body = {"items": keyset_page(database.users, criteria, sort, LIST_PROJECTION)}
+    if q:
+        after = None
+        if "after" in request.args:
+            after = (json_util.loads(request.args["after"]), ObjectId(request.args["after_id"]))
+        limit = int(request.args.get("limit", 20))
+        skip = int(request.args.get("skip", 0))
+        page = PageQuery(sort, limit, after=after, skip=skip, count="count" in request.args)
+        found = list_users(q, page)
+        return dumped({"items": found.docs, "total": found.total})
+    body = {"items": keyset_page(database.users, {}, sort, LIST_PROJECTION)}
     if "count" in request.args:
-        body["total"] = (
-            database.users.count_documents(criteria, limit=PAGE_WINDOW)
-            if q
-            else database.users.estimated_document_count()
-        )
+        body["total"] = database.users.estimated_document_count()
     return dumped(body)
-
-
-@app.get("/users/<user_id>")
-def user(user_id: str) -> Response:
-    found = database.users.find_one({"_id": ObjectId(user_id), **ACTIVE})
-    if found is None:
-        return dumped({"error": "not found"}, 404)
-    return dumped({"id": found["_id"], **{name: found.get(name) for name in USER_FIELDS}})
-
-
-@app.get("/todos/<todo_id>")
-def todo(todo_id: str) -> Response:
-    found = database.todos.find_one({"_id": ObjectId(todo_id), "owner_id": owner()})
-    if found is None:
-        return dumped({"error": "not found"}, 404)
-    return dumped(found, ETag=f'"{found["version"]}"')
-
-
-@app.get("/todos")
-def todos() -> Response:
-    done = request.args.get("done")
-    criteria = todo_filter(
-        owner(),
-        done=None if done is None else done == "true",
-        tags=request.args.getlist("tag"),
-    )
-    return dumped({"items": keyset_page(database.todos, criteria, TODO_SORTS["-created"])})
-
-
-@app.post("/todos")
-def create_todo() -> Response:
-    now = datetime.now(UTC)
-    document = {"owner_id": owner(), **request.get_json(), "version": 1, "created": now}
-    document["_id"] = database.todos.insert_one(document).inserted_id
-    return dumped(document, 201)
-
-
-@app.patch("/todos/<todo_id>")
-def patch_todo(todo_id: str) -> Response:
-    version = int(request.headers["If-Match"].strip('"'))
-    changes = {**request.get_json(), "updated": datetime.now(UTC)}
-    updated = database.todos.find_one_and_update(
-        {"_id": ObjectId(todo_id), "owner_id": owner(), "version": version},
-        {"$set": changes, "$inc": {"version": 1}},
-        return_document=ReturnDocument.AFTER,
-    )
-    if updated is None:
-        return dumped({"error": "precondition failed"}, 412)
-    return dumped(updated, ETag=f'"{updated["version"]}"')
-
-
-@app.get("/templates/<templateid>")
-def template(templateid: str) -> Response:
-    found = database.templates.find_one({"templateid": templateid})
-    if found is None:
-        return dumped({"error": "not found"}, 404)
-    return dumped(found)
-
-
-@app.post("/login")
-def login() -> Response:
-    """The floor of a login: the one look-up and the one password verification."""
-    sent = request.get_json()
-    found = database.users.find_one({"username_lc": sent["username"].lower(), **ACTIVE})
-    try:
-        hasher.verify(found["password_hash"], sent["password"])
-    except (VerificationError, TypeError):
-        return dumped({"error": "invalid"}, 401)
-    return dumped({"id": found["_id"]})

@@ -22,7 +22,7 @@ redis-server and uwsgi servers with 2 workers each over that one database:
 - eve: python-eve 2.3 on the same collections, its auth on where ours has auth (our access
   tokens, verified with the same library and secret) (bench/eve_app.py);
 - floor: bare Flask views issuing the one query each endpoint needs, and constant JSON
-  (bench/bare_app.py);
+  (bench/bare_app.py, extended by bench/floors.py);
 - with `--ref REF` (repeatable): ours as of that git revision (before/after in one run);
 - with `--variants`: ours without one of its costs (no metrics, no request log, no rate
   limiter), to price each.
@@ -327,6 +327,14 @@ def where(**fields: Any) -> str:
     return quote(json.dumps(fields, separators=(",", ":")))
 
 
+def eve_search(q: str) -> str:
+    """What an eve user writes for our `q` (bench/eve_app.py): an anchored `$regex` on the
+    username or a name word."""
+    anchored = {"$regex": f"^{q}"}
+    either = {"$or": [{"username_lc": anchored}, {"name_words": anchored}]}
+    return "where=" + quote(json.dumps(either, separators=(",", ":")))
+
+
 def kind_of(server: str) -> str:
     """`ours` for every server running our app (the ref and the variants too)."""
     return server if server in ("eve", "floor") else "ours"
@@ -454,7 +462,7 @@ def build_cells(fx: Fixture, args) -> list[Cell]:
             f"user_q{len(q)}",
             f"GET /users?q={q}",
             lambda s, r, i: paths(
-                f"/users?q={q}&limit=20", f"/users?where={where(search_prefixes=q)}&max_results=20"
+                f"/users?q={q}&limit=20", f"/users?{eve_search(q)}&max_results=20"
             ),
             args.search_requests,
         )

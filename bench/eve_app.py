@@ -9,6 +9,10 @@ With JWT_SECRET_KEY set, every resource requires our access tokens (`Authorizati
 verified with the app's JWT library and secret, as our endpoints do (no blocklist: Eve has
 none), and todos are each user's own through Eve's `auth_field`, as ours are. Without it the
 resources are public (bench/users_search.py measures the users listing that way).
+MONGO_URI (with the database) and nothing else. Eve pages with `?page=P&max_results=N`
+(skip + limit) and counts the matches for `_meta.total` on every request, its default. Search is
+what an eve user writes: `where` with an anchored `$regex` on the username or a name word
+(`$regex` is off by default in `MONGO_QUERY_BLACKLIST`; only `$where` stays banned).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ SETTINGS = {
     # Our documents' own timestamp fields, so Eve's writes keep them in our shape.
     "DATE_CREATED": "created",
     "LAST_UPDATED": "updated",
+    "MONGO_QUERY_BLACKLIST": ["$where"],
     "DOMAIN": {
         "users": {
             "datasource": {
@@ -68,7 +73,7 @@ SETTINGS = {
                 },
                 "default_sort": [("username_lc", 1)],
             },
-            "allowed_filters": ["search_prefixes"],
+            "allowed_filters": ["username_lc", "name_words"],
             "resource_methods": ["GET"],
             "item_methods": ["GET"],
         },
