@@ -954,7 +954,7 @@ def write_report(data: dict[str, Any], name: str) -> None:
         "ours = the app as deployed (APP_ENV=production, rate limiting on with a budget no run "
         "reaches, Prometheus multiprocess metrics, the JSON request log to a file); eve = "
         "python-eve with its defaults and our access tokens; floor = a bare Flask view doing "
-        "the endpoint's one query (bench/bare_app.py). Rounds run every cell on every server "
+        "the endpoint's one query (bench/floors.py). Rounds run every cell on every server "
         "in turn, who goes first rotating, so that other load on the machine (the database "
         "server is shared) falls on all alike. CPU = uwsgi master + workers per request; "
         "redis CPU = redis-server's, for ours.",
