@@ -9,7 +9,9 @@ or, for correctness rather than figures, on a throwaway FerretDB 1.24 (the test 
 it scans a collection for most queries, so keep the data small):
 
     python bench/endpoints.py --ferretdb --users 3000 --todos 100 --templates 2000 \
-        --deep-steps 100 --connections 4 --rounds 1 --requests 64 --name endpoints_ferretdb
+        --deep-steps 100 --connections 2 --rounds 1 --requests 32 --list-requests 16 \
+        --search-requests 8 --write-requests 16 --login-requests 4 --depth-requests 20 \
+        --name endpoints_ferretdb
 
 It seeds the database `bench_endpoints` (kept between runs; only what is missing is added):
 `--users` users from services.seeding, 1,000 todos for each of 32 of them (16 whose todos are
@@ -1062,6 +1064,9 @@ def main() -> None:
     parser.add_argument("--search-requests", type=int, default=160)
     parser.add_argument("--login-requests", type=int, default=48)
     parser.add_argument("--deep-steps", type=int, default=DEEP_STEPS)
+    parser.add_argument(
+        "--depth-requests", type=int, default=200, help="alternating page one / deep page pairs"
+    )
     parser.add_argument("--connections", type=int, default=CONNECTIONS, choices=range(1, 17))
     parser.add_argument("--todos", type=int, default=TODOS_PER_USER, help="per bench user")
     parser.add_argument("--templates", type=int, default=TEMPLATES)
@@ -1142,7 +1147,7 @@ def run(mongo_uri: str, args) -> None:
             "environment": environment(mongo_uri, running),
         }
         if {"user_list", "user_deep"} <= {cell.name for cell in cells}:
-            data["depth"] = depth_cost(fx, running)
+            data["depth"] = depth_cost(fx, running, args.depth_requests)
         if args.profile:
             data["profile"] = profile(cells, running, args)
     RESULTS.mkdir(exist_ok=True)
