@@ -257,8 +257,9 @@ def eve_server(mongo_uri: str, logs: Path, **env: str) -> Server:
 
 
 def floor_server(mongo_uri: str, logs: Path) -> Server:
-    """The floors (bench/bare_app.py), in the app's venv: they use its query builders."""
+    """The floors (bench/floors.py, which extends bench/bare_app.py), in the app's venv: they use
+    its query builders."""
     port = free_port()
-    command = uwsgi_command(port, "--wsgi-file", str(HERE / "bare_app.py"), "--callable", "app")
+    command = uwsgi_command(port, "--wsgi-file", str(HERE / "floors.py"), "--callable", "app")
     command += ["--chdir", str(REPO), "--pythonpath", str(REPO)]
     return Server("floor", command, {"MONGO_URI": mongo_uri}, port, logs / "floor.log")

@@ -9,7 +9,9 @@ or, for correctness rather than figures, on a throwaway FerretDB 1.24 (the test 
 it scans a collection for most queries, so keep the data small):
 
     python bench/endpoints.py --ferretdb --users 3000 --todos 100 --templates 2000 \
-        --deep-steps 100 --connections 4 --rounds 1 --requests 64 --name endpoints_ferretdb
+        --deep-steps 100 --connections 2 --rounds 1 --requests 32 --list-requests 16 \
+        --search-requests 8 --write-requests 16 --login-requests 4 --depth-requests 20 \
+        --name endpoints_ferretdb
 
 It seeds the database `bench_endpoints` (kept between runs; only what is missing is added):
 `--users` users from services.seeding, 1,000 todos for each of 32 of them (16 whose todos are
@@ -22,7 +24,7 @@ redis-server and uwsgi servers with 2 workers each over that one database:
 - eve: python-eve 2.3 on the same collections, its auth on where ours has auth (our access
   tokens, verified with the same library and secret) (bench/eve_app.py);
 - floor: bare Flask views issuing the one query each endpoint needs, and constant JSON
-  (bench/bare_app.py);
+  (bench/bare_app.py, extended by bench/floors.py);
 - with `--ref REF` (repeatable): ours as of that git revision (before/after in one run);
 - with `--variants`: ours without one of its costs (no metrics, no request log, no rate
   limiter), to price each.
@@ -327,6 +329,14 @@ def where(**fields: Any) -> str:
     return quote(json.dumps(fields, separators=(",", ":")))
 
 
+def eve_search(q: str) -> str:
+    """What an eve user writes for our `q` (bench/eve_app.py): an anchored `$regex` on the
+    username or a name word."""
+    anchored = {"$regex": f"^{q}"}
+    either = {"$or": [{"username_lc": anchored}, {"name_words": anchored}]}
+    return "where=" + quote(json.dumps(either, separators=(",", ":")))
+
+
 def kind_of(server: str) -> str:
     """`ours` for every server running our app (the ref and the variants too)."""
     return server if server in ("eve", "floor") else "ours"
@@ -454,7 +464,7 @@ def build_cells(fx: Fixture, args) -> list[Cell]:
             f"user_q{len(q)}",
             f"GET /users?q={q}",
             lambda s, r, i: paths(
-                f"/users?q={q}&limit=20", f"/users?where={where(search_prefixes=q)}&max_results=20"
+                f"/users?q={q}&limit=20", f"/users?{eve_search(q)}&max_results=20"
             ),
             args.search_requests,
         )
@@ -783,8 +793,9 @@ def environment(mongo_uri: str, running: dict[str, Server]) -> dict[str, Any]:
         build = client.admin.command("buildInfo")
     engine = f"MongoDB wire {build.get('version')}"
     if "ferretdb" in json.dumps(build, default=str).lower():
-        ferret = build.get("ferretdb", {}) or {}
-        engine = f"FerretDB {ferret.get('version', '?')} (wire {build.get('version')})"
+        ferret = build.get("ferretdb") or {}
+        named = f"FerretDB {ferret['version']}" if ferret.get("version") else "FerretDB"
+        engine = f"{named} (wire {build.get('version')})"
     redis_version = subprocess.run(
         [running["redis"].command[0], "--version"], capture_output=True, text=True
     ).stdout.split()[2]
@@ -946,7 +957,7 @@ def write_report(data: dict[str, Any], name: str) -> None:
         "ours = the app as deployed (APP_ENV=production, rate limiting on with a budget no run "
         "reaches, Prometheus multiprocess metrics, the JSON request log to a file); eve = "
         "python-eve with its defaults and our access tokens; floor = a bare Flask view doing "
-        "the endpoint's one query (bench/bare_app.py). Rounds run every cell on every server "
+        "the endpoint's one query (bench/floors.py). Rounds run every cell on every server "
         "in turn, who goes first rotating, so that other load on the machine (the database "
         "server is shared) falls on all alike. CPU = uwsgi master + workers per request; "
         "redis CPU = redis-server's, for ours.",
@@ -1054,6 +1065,9 @@ def main() -> None:
     parser.add_argument("--search-requests", type=int, default=160)
     parser.add_argument("--login-requests", type=int, default=48)
     parser.add_argument("--deep-steps", type=int, default=DEEP_STEPS)
+    parser.add_argument(
+        "--depth-requests", type=int, default=200, help="alternating page one / deep page pairs"
+    )
     parser.add_argument("--connections", type=int, default=CONNECTIONS, choices=range(1, 17))
     parser.add_argument("--todos", type=int, default=TODOS_PER_USER, help="per bench user")
     parser.add_argument("--templates", type=int, default=TEMPLATES)
@@ -1085,6 +1099,8 @@ def main() -> None:
     from services.seeding import SEED_PASSWORD
 
     PASSWORD = SEED_PASSWORD
+    if args.ferretdb and not args.engine_note:
+        args.engine_note = FERRETDB_NOTE
     with ExitStack() as stack:
         mongo_uri = (
             stack.enter_context(ferretdb()) if args.ferretdb else os.environ.get("MONGO_URI")
@@ -1092,6 +1108,12 @@ def main() -> None:
         if not mongo_uri:
             sys.exit("set MONGO_URI to the MongoDB server to measure (or pass --ferretdb)")
         run(mongo_uri, args)
+
+
+FERRETDB_NOTE = (
+    "The test suite's FerretDB 1.24 (SQLite), for correctness only: it scans a collection for "
+    "most queries, so these figures say nothing of the app; the checks below are the point."
+)
 
 
 @contextmanager
@@ -1134,7 +1156,7 @@ def run(mongo_uri: str, args) -> None:
             "environment": environment(mongo_uri, running),
         }
         if {"user_list", "user_deep"} <= {cell.name for cell in cells}:
-            data["depth"] = depth_cost(fx, running)
+            data["depth"] = depth_cost(fx, running, args.depth_requests)
         if args.profile:
             data["profile"] = profile(cells, running, args)
     RESULTS.mkdir(exist_ok=True)
