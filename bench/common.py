@@ -241,6 +241,35 @@ class Server:
                 self.process.wait()
 
 
+def tree_at(ref: str) -> tuple[Path, str]:
+    """The repository as of git `ref`, extracted once into bench/.work (our app as it was, for
+    before/after): (its path, its short commit)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", f"{ref}^{{commit}}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    tree = WORK / f"ref-{commit}"
+    if not (tree / "run.py").exists():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", commit], cwd=REPO, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree, commit
+
+
+def app_server(name: str, settings: dict[str, str], logs: Path, root: Path = REPO) -> Server:
+    """Our app from `root` under its own uwsgi.ini with 2 workers, on a free port; `settings` is
+    its environment."""
+    port = free_port()
+    env = {**settings, "PORT": str(port), "WEB_CONCURRENCY": "2"}
+    command = [uwsgi_binary(), "--ini", str(root / "uwsgi.ini")]
+    return Server(name, command, env, port, logs / f"{name}.log", cwd=root)
+
+
 def redis_server(port: int, workdir: Path) -> Server:
     """A throwaway redis-server on 127.0.0.1, nothing persisted."""
     command = [find_binary("REDIS_SERVER_BIN", "redis-server"), "--port", str(port)]

@@ -75,6 +75,7 @@ from bench.common import (
     RESULTS,
     WORK,
     Server,
+    app_server,
     bench_tool,
     ensure_bench_venv,
     eve_server,
@@ -82,6 +83,7 @@ from bench.common import (
     free_port,
     plot,
     redis_server,
+    tree_at,
     uri_for,
     uwsgi_binary,
 )
@@ -251,21 +253,7 @@ def load_fixture(mongo_uri: str) -> Fixture:
 # --- servers -----------------------------------------------------------------------------------
 
 
-def export_ref(ref: str) -> tuple[Path, str]:
-    """The repository as of `ref`, in bench/.work (our app as it was, for before/after)."""
-    sha = subprocess.run(
-        ["git", "rev-parse", "--short", ref], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    target = WORK / f"ref-{sha}"
-    if not target.exists():
-        target.mkdir(parents=True)
-        archive = subprocess.run(["git", "archive", sha], cwd=REPO, capture_output=True, check=True)
-        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
-    return target, sha
-
-
 def ours_server(name: str, mongo_uri: str, redis_url: str, logs: Path, root=REPO, **env) -> Server:
-    port = free_port()
     settings = {
         **SECRETS,
         "APP_ENV": "production",
@@ -274,13 +262,10 @@ def ours_server(name: str, mongo_uri: str, redis_url: str, logs: Path, root=REPO
         # Limiting on, with a budget no run reaches: every request still counts.
         "DEFAULT_RATE_LIMIT": "1000000000",
         "JWT_ACCESS_TOKEN_EXPIRES": "86400",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(logs / f"prometheus-{name}"),
         **env,
     }
-    command = [uwsgi_binary(), "--ini", str(root / "uwsgi.ini")]
-    return Server(name, command, settings, port, logs / f"{name}.log", cwd=root)
+    return app_server(name, settings, logs, root)
 
 
 @contextmanager
@@ -298,7 +283,7 @@ def servers(mongo_uri: str, args, logs: Path) -> Iterator[dict[str, Server]]:
         (floor, "/const"),
     ]
     for ref in args.ref:
-        root, sha = export_ref(ref)
+        root, sha = tree_at(ref)
         name = f"ours@{sha}"
         args.ref_names.append(name)
         args.ref_subjects[name] = subprocess.run(

@@ -38,7 +38,6 @@ import os
 import platform
 import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -58,7 +57,21 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BENCH_VENV, HERE, REPO, RESULTS, WORK, ensure_bench_venv
+from bench.common import (
+    HERE,
+    REPO,
+    RESULTS,
+    WORK,
+    Server,
+    app_server,
+    ensure_bench_venv,
+    eve_server,
+    free_port,
+    redis_server,
+    tree_at,
+    uri_for,
+    uwsgi_command,
+)
 
 SEED = 1
 PAGE = 20
@@ -82,14 +95,6 @@ def database_for(size: int, before: bool = False) -> str:
     return f"search_{'before_' if before else ''}{size}"
 
 
-def uri_for(mongo_uri: str, database: str) -> str:
-    base, _, options = mongo_uri.partition("?")
-    base = base.rstrip("/")
-    if base.count("/") > 2:  # the URI names a database already: replace it
-        base = base.rsplit("/", 1)[0]
-    return f"{base}/{database}" + (f"?{options}" if options else "")
-
-
 def app_config(mongo_uri: str, redis_url: str | None = None) -> dict[str, Any]:
     return {
         "APP_ENV": "development",
@@ -100,37 +105,12 @@ def app_config(mongo_uri: str, redis_url: str | None = None) -> dict[str, Any]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run_after_load(command: str | None) -> None:
     if command:
         subprocess.run(shlex.split(command), check=True)
 
 
 # --- the design before -------------------------------------------------------------------------
-
-
-def before_tree(ref: str) -> tuple[Path, str]:
-    """The tree of git `ref`, extracted once into bench/.work; (its path, its short commit)."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", f"{ref}^{{commit}}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    tree = WORK / f"before-{commit}"
-    if not (tree / "run.py").exists():
-        tree.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "archive", commit], cwd=REPO, capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-    return tree, commit
 
 
 def adapt_before_indexes(db) -> list[str]:
@@ -221,96 +201,17 @@ def seed_database(mongo_uri: str, size: int, tree: Path, before: bool, after_loa
 # --- servers -----------------------------------------------------------------------------------
 
 
-def uwsgi_binary() -> str:
-    found = shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or shutil.which("uwsgi")
-    if not found:
-        sys.exit("uwsgi not found: install requirements.txt")
-    return found
-
-
-class Server:
-    """A child process on a free port, stopped by its pid when done."""
-
-    def __init__(
-        self, name: str, command: list[str], env: dict[str, str], port: int, log: Path, cwd: Path
-    ):
-        self.name, self.command, self.env, self.port, self.log = name, command, env, port, log
-        self.cwd = cwd
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, ready_path: str | None) -> Server:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command,
-                env={**os.environ, **self.env},
-                cwd=self.cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                sys.exit(f"{self.name} exited; see {self.log}")
-            with contextlib.suppress(OSError):
-                if ready_path is None:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                    return self
-                if requests.get(self.url + ready_path, timeout=5).status_code < 500:
-                    return self
-            time.sleep(0.2)
-        self.stop()
-        sys.exit(f"{self.name} did not start; see {self.log}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def uwsgi_command(port: int, *app_options: str) -> list[str]:
-    return [
-        uwsgi_binary(),
-        "--http-socket",
-        f"127.0.0.1:{port}",
-        "--processes",
-        "2",
-        "--master",
-        "--lazy-apps",
-        "--enable-threads",
-        "--need-app",
-        "--die-on-term",
-        "--single-interpreter",
-        "--disable-logging",
-        "--buffer-size",
-        "32768",
-        *app_options,
-    ]
-
-
-def app_server(name: str, tree: Path, mongo_uri: str, redis_url: str, logs: Path) -> Server:
-    """One of our apps (this tree or the one before) under its own uwsgi.ini."""
-    port = free_port()
-    env = {
+def our_server(name: str, tree: Path, mongo_uri: str, redis_url: str, logs: Path) -> Server:
+    """One of our apps (this tree or the one before), rate limits off, quiet log."""
+    settings = {
         **SECRETS,
         "APP_ENV": "development",
         "MONGO_URI": mongo_uri,
         "REDIS_URL": redis_url,
         "RATELIMIT_ENABLED": "false",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",
     }
-    command = [uwsgi_binary(), "--ini", str(tree / "uwsgi.ini")]
-    return Server(name, command, env, port, logs / f"{name}.log", tree)
+    return app_server(name, settings, logs, tree)
 
 
 @contextlib.contextmanager
@@ -318,40 +219,27 @@ def servers(uris: dict[str, str], before: Path | None, logs: Path) -> Iterator[d
     """redis, ours, before (when given), eve and bare; `uris` maps each app to its database."""
     redis_port = free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    redis_command = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1"]
-    redis_command += ["--save", "", "--appendonly", "no", "--dir", str(logs)]
-    eve_port, bare_port = free_port(), free_port()
-    eve_options = ["--virtualenv", str(BENCH_VENV), "--wsgi-file", str(HERE / "eve_app.py")]
+    bare_port = free_port()
     bare_options = ["--wsgi-file", str(HERE / "bare_app.py"), "--chdir", str(REPO)]
-    bare_options += ["--pythonpath", str(REPO)]
+    bare_options += ["--pythonpath", str(REPO), "--callable", "app"]
+    bare_env = {"MONGO_URI": uris["ours"], **SECRETS}
     planned = [
-        (Server("redis", redis_command, {}, redis_port, logs / "redis.log", REPO), None),
-        (app_server("ours", REPO, uris["ours"], redis_url, logs), "/health"),
-        (
-            Server(
-                "eve",
-                uwsgi_command(eve_port, *eve_options, "--callable", "app"),
-                {"MONGO_URI": uris["ours"]},
-                eve_port,
-                logs / "eve.log",
-                REPO,
-            ),
-            "/",
-        ),
+        (redis_server(redis_port, logs), None),
+        (our_server("ours", REPO, uris["ours"], redis_url, logs), "/health"),
+        (eve_server(uris["ours"], logs), "/"),
         (
             Server(
                 "bare",
-                uwsgi_command(bare_port, *bare_options, "--callable", "app"),
-                {"MONGO_URI": uris["ours"], **SECRETS},
+                uwsgi_command(bare_port, *bare_options),
+                bare_env,
                 bare_port,
                 logs / "bare.log",
-                REPO,
             ),
             None,
         ),
     ]
     if before is not None:
-        planned.append((app_server("before", before, uris["before"], redis_url, logs), "/health"))
+        planned.append((our_server("before", before, uris["before"], redis_url, logs), "/health"))
     started: list[Server] = []
     try:
         for server, ready in planned:
@@ -1208,7 +1096,7 @@ def main() -> None:
         sys.exit("set MONGO_URI to the MongoDB server to measure")
     if not shutil.which("redis-server"):
         sys.exit("redis-server is needed (apt-get install redis-server)")
-    args.before_tree, before_commit = before_tree(args.before) if args.before else (None, None)
+    args.before_tree, before_commit = tree_at(args.before) if args.before else (None, None)
 
     pymongo.monitoring.register(RECORDER)
     seeding = []
