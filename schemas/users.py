@@ -53,7 +53,7 @@ class UserUpdateSchema(StrictSchema):
 
 
 class ForgotPasswordSchema(StrictSchema):
-    email = fields.String(required=True, validate=EMAIL_RULES)
+    email = fields.String(required=True, validate=EMAIL_RULES, metadata=EMAIL_FORMAT)
 
 
 class ResetPasswordSchema(StrictSchema):

@@ -188,7 +188,7 @@ def test_list_bodies_are_documented_as_page_envelopes(document):
 # document states agrees with what the schema accepts.
 
 
-@pytest.mark.parametrize("schema", ["Register", "UserUpdate"])
+@pytest.mark.parametrize("schema", ["Register", "UserUpdate", "ForgotPassword"])
 def test_emails_are_documented_as_emails(document, schema):
     email = document["components"]["schemas"][schema]["properties"]["email"]
     assert email["format"] == "email"
