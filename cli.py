@@ -19,7 +19,7 @@ from services.seeding import DEFAULT_BATCH, MAX_BATCH, SEED_PASSWORD, seed_users
 from stores.api_keys import list_api_keys, revoke_api_key
 from stores.exceptions import Conflict
 from stores.sessions import delete_expired_sessions
-from stores.user_prefixes import repair_rows, rows_in
+from stores.user_prefixes import RepairReport, build_rows_if_missing, repair_rows
 from stores.users import build_user_document, insert_user
 
 # AppGroup runs every command inside the app context.
@@ -34,8 +34,8 @@ def init_db() -> None:
     names = ensure_indexes(db)
     click.echo(f"indexes ready: {', '.join(sorted(names))}")
     # The first release with user search rows builds them; later ones find them there.
-    if rows_in(db).find_one({}, {"_id": 1}) is None and db.users.find_one({}, {"_id": 1}):
-        _reindex_search()
+    if report := build_rows_if_missing(db):
+        _echo_repair(report)
     _clean_up()
 
 
@@ -83,11 +83,10 @@ def create_admin(username: str, email: str, name: str, password: str) -> None:
 )
 @with_appcontext
 def reindex_search_command() -> None:
-    _reindex_search()
+    _echo_repair(repair_rows(get_db()))
 
 
-def _reindex_search() -> None:
-    report = repair_rows(get_db())
+def _echo_repair(report: RepairReport) -> None:
     dropped = f"; dropped {', '.join(report.dropped_indexes)}" if report.dropped_indexes else ""
     click.echo(
         f"search rows of {report.users} users checked: {report.added} added, "

@@ -841,9 +841,9 @@ def write_report(data: dict[str, Any]) -> None:
         "# GET /api/v1/users search at scale: before and after, python-eve, the floors",
         "",
         f"Run: {data['when']} by `bench/users_search.py` (`make bench`).",
-        f"Server: {data['server']}. Machine: {data['machine']} (shared: other benchmarks and",
-        "test suites ran on it at the same time, so single figures carry noise; the servers of",
-        "one cell were measured one after the other, minutes apart at most).",
+        f"Server: {data['server']}. Machine: {data['machine']}; load average (1, 5, 15 min) at",
+        f"the end of the run: {data.get('load_average', 'not recorded')} (the client, the",
+        "servers and the database share its cores).",
         "Client and servers on the same machine; every request on a fresh connection",
         "(uwsgi closes each). Each server: uwsgi, 2 workers. Page size 20, sort `username`",
         "unless said otherwise.",
@@ -1144,6 +1144,7 @@ def main() -> None:
     data["plot_size"] = f"{int(largest):,} users"
     data["plot_title"] = f"GET /api/v1/users, {server}"
     data["plot_throughput"] = data["sizes"][largest]["throughput"]
+    data["load_average"] = " ".join(f"{load:.2f}" for load in os.getloadavg())
     (RESULTS / "users_search.json").write_text(json.dumps(data, indent=1, default=str))
     if data.get("depth_curve"):
         subprocess.run(

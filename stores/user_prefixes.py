@@ -210,6 +210,16 @@ def repair_rows(db: Database, batch: int = REPAIR_BATCH) -> RepairReport:
     return report
 
 
+def build_rows_if_missing(db: Database) -> RepairReport | None:
+    """Build every row when users exist but no row does (the first release of this design, or a
+    database seeded by an earlier one); None when there was nothing to build."""
+    if rows_in(db).find_one({}, {"_id": 1}) is not None:
+        return None
+    if db.users.find_one({}, {"_id": 1}) is None:
+        return None
+    return repair_rows(db)
+
+
 def _repair_range(
     db: Database,
     collection: Collection,
