@@ -1,5 +1,5 @@
-"""What every test layer says the same way: the API's paths, the Authorization header, and the
-token in a mailed recovery link."""
+"""What every test layer says the same way: the API's paths, the contract's todo fields, the
+Authorization header, and the token in a mailed recovery link."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ FORGOT = f"{API}/auth/password/forgot"
 RESET = f"{API}/auth/password/reset"
 VERIFY = f"{API}/auth/verify"
 RESEND = f"{API}/auth/verify/resend"
+# A todo object's fields, in the contract's order.
+TODO_FIELDS = ["id", "title", "description", "done", "due", "tags", "owner", "created", "updated"]
 # A mailed link: PUBLIC_URL, then the web client's view and the token in the fragment.
 LINK = re.compile(r"(?P<origin>https?://[^/\s#]+)/#(?P<view>[\w-]+)\?token=(?P<token>[\w-]+)")
 

@@ -10,7 +10,7 @@ import stores.todos
 from db import get_db
 from extensions import get_redis
 from stores import locks
-from tests.support import TODOS
+from tests.support import TODO_FIELDS, TODOS
 
 UNKNOWN_ID = "0123456789abcdef01234567"
 
@@ -70,17 +70,7 @@ def test_create_fills_defaults_for_optional_fields(create_todo, alice):
 
 def test_todo_object_has_exactly_the_contract_fields(create_todo, alice):
     body = create_todo(alice)
-    assert list(body) == [
-        "id",
-        "title",
-        "description",
-        "done",
-        "due",
-        "tags",
-        "owner",
-        "created",
-        "updated",
-    ]
+    assert list(body) == TODO_FIELDS
     assert len(body["id"]) == 24
     assert body["created"].endswith("Z") and body["updated"] == body["created"]
 
