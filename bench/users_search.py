@@ -210,6 +210,8 @@ def our_server(name: str, tree: Path, mongo_uri: str, redis_url: str, logs: Path
         "REDIS_URL": redis_url,
         "RATELIMIT_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
+        # One token for the whole run: a 1M-user run outlasts the default 15 minutes.
+        "JWT_ACCESS_TOKEN_EXPIRES": "86400",
     }
     return app_server(name, settings, logs, tree)
 
@@ -1084,6 +1086,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds, servers taking turns")
     parser.add_argument("--seed-only", action="store_true", help="seed the sizes and stop")
     parser.add_argument(
+        "--reuse-measured",
+        action="store_true",
+        help="take a size measured by an earlier, interrupted run from bench/.work",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from users_search.json"
     )
     args = parser.parse_args()
@@ -1135,7 +1142,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-users-") as logs:
         for size in args.sizes:
             print(f"measuring {size} users", flush=True)
-            result = bench_size(mongo_uri, size, args, Path(logs), size == max(args.sizes))
+            measured = WORK / f"users_search-{size}.json"
+            if args.reuse_measured and measured.exists():
+                result = json.loads(measured.read_text())
+            else:
+                result = bench_size(mongo_uri, size, args, Path(logs), size == max(args.sizes))
+                measured.write_text(json.dumps(result, indent=1, default=str))
             if "depth_curve" in result:
                 data["depth_curve"] = result.pop("depth_curve")
             data["sizes"][str(size)] = result
