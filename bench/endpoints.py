@@ -190,23 +190,12 @@ def seed(mongo_uri: str, users: int, after_load: str | None) -> dict[str, Any]:
             for start in range(0, len(documents), 10_000):
                 db.templates.insert_many(documents[start : start + 10_000])
             loaded = True
-        record["adaptations"] = adapt_search_indexes(db)
-        if (loaded or record["adaptations"]) and after_load:
+        if loaded and after_load:
             subprocess.run(after_load, shell=True, check=True)  # noqa: S602 - the operator's own
         record["counts"] = {
             name: db[name].estimated_document_count() for name in ("users", "todos", "templates")
         }
     return record
-
-
-def adapt_search_indexes(db) -> list[str]:
-    """The engine adaptation bench/users_search.py makes (its search indexes rebuilt where the
-    engine fails sorted queries on them), when that bench still needs one."""
-    try:
-        from bench.users_search import adapt_multikey_indexes
-    except ImportError:
-        return []
-    return [f"{db.name}: {note}" for note in adapt_multikey_indexes(db)]
 
 
 def seeded_todos(owner_id: ObjectId) -> dict[str, Any]:
