@@ -20,6 +20,7 @@ from stores.users import (
     ACTIVE,
     RESET_TOKEN_FIELDS,
     VERIFY_TOKEN_FIELDS,
+    ending_logins,
     user_write_lock,
     users,
 )
@@ -52,17 +53,14 @@ def redeem_token(
     """Spend the unexpired token of `kind` whose hash is `digest`: apply `changes` to its user,
     clear the token, and return the user as written; None when there is no such token.
 
-    With `end_sessions` the user's token generation moves on in the same write, sparing no login
-    (services/sessions.end_logins_of then records and publishes it)."""
+    With `end_sessions` the same write ends every login of the user (`ending_logins`;
+    services/sessions.end_logins_of then records and publishes it)."""
     hash_field, expires_field = FIELDS[kind]
     holder = users().find_one({hash_field: digest, **ACTIVE}, {"_id": 1})
     if holder is None:
         return None
     query = {"_id": holder["_id"], hash_field: digest, expires_field: {"$gt": now}, **ACTIVE}
     updates = {**changes, hash_field: None, expires_field: None, "updated": now}
-    operations: dict[str, Any] = {"$set": updates}
-    if end_sessions:
-        updates.update(kept_session=None, kept_from=None)
-        operations["$inc"] = {"token_generation": 1}
+    operations = ending_logins(updates) if end_sessions else {"$set": updates}
     with user_write_lock(holder["_id"]):
         return users().find_one_and_update(query, operations, return_document=ReturnDocument.AFTER)

@@ -192,10 +192,9 @@ def update_user(
     query: dict[str, Any] = {"_id": user_id, **ACTIVE}
     if "password_hash" in updates:
         query["password_hash"] = user["password_hash"]
-    operations: dict[str, Any] = {"$set": updates}
-    if end_sessions:
-        updates.update(kept_session=kept_session, kept_from=kept_from)
-        operations["$inc"] = {"token_generation": 1}
+    operations = (
+        ending_logins(updates, kept_session, kept_from) if end_sessions else {"$set": updates}
+    )
     try:
         with user_write_lock(user_id), unique_fields(updates, exclude_id=user_id):
             return users().find_one_and_update(
@@ -206,6 +205,19 @@ def update_user(
             resync_rows(user_id)
 
 
+def ending_logins(
+    updates: Mapping[str, Any], kept_session: str | None = None, kept_from: int | None = None
+) -> dict[str, Any]:
+    """The update operations of a write that also ends the user's logins: `updates` set, the
+    token generation moved on, sparing only `kept_session`'s tokens from generation `kept_from`
+    on (services/sessions.py). One write, so the change and the end of the old tokens are one
+    step."""
+    return {
+        "$set": {**updates, "kept_session": kept_session, "kept_from": kept_from},
+        "$inc": {"token_generation": 1},
+    }
+
+
 def mark_user_deleting(user_id: ObjectId) -> dict[str, Any] | None:
     """Start deleting an account (or restart an interrupted deletion): from this write on it is
     gone for every look-up and its token generation has moved on. None when there is no such
@@ -213,10 +225,7 @@ def mark_user_deleting(user_id: ObjectId) -> dict[str, Any] | None:
     with user_write_lock(user_id):
         return users().find_one_and_update(
             {"_id": user_id},
-            {
-                "$set": {"deleting": utcnow(), "kept_session": None, "kept_from": None},
-                "$inc": {"token_generation": 1},
-            },
+            ending_logins({"deleting": utcnow()}),
             return_document=ReturnDocument.AFTER,
         )
 
