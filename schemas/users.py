@@ -16,17 +16,28 @@ USERNAME_RULE = validate.Regexp(
     error="3 to 32 characters of letters, digits, '_', '.' and '-'.",
 )
 EMAIL_RULES = [validate.Email(), validate.Length(max=254)]
-# The document says what EMAIL_RULES check (the fields stay Strings: one rule, one message).
-EMAIL_FORMAT = {"format": "email"}
 PASSWORD_RULE = validate.Length(min=8, max=128)
 NAME_RULE = validate.Length(max=100)
 # Recovery tokens are 43 characters (32 random bytes, base64url); anything far longer is no token.
 TOKEN_RULE = validate.Length(min=1, max=128)
 
 
+def email_field(**options: Any) -> fields.String:
+    """An email address as input: EMAIL_RULES, and `format: email` in the document, which says
+    what they check (a String, not fields.Email: one rule, one message)."""
+    return fields.String(validate=EMAIL_RULES, metadata={"format": "email"}, **options)
+
+
+def mailed_token_field() -> fields.String:
+    """The token of a mailed recovery link."""
+    return fields.String(
+        required=True, validate=TOKEN_RULE, metadata={"description": "From the mailed link"}
+    )
+
+
 class RegisterSchema(StrictSchema):
     username = fields.String(required=True, validate=USERNAME_RULE)
-    email = fields.String(required=True, validate=EMAIL_RULES, metadata=EMAIL_FORMAT)
+    email = email_field(required=True)
     password = fields.String(required=True, load_only=True, validate=PASSWORD_RULE)
     name = fields.String(load_default="", validate=NAME_RULE)
 
@@ -46,27 +57,23 @@ class LoginSchema(StrictSchema):
 
 class UserUpdateSchema(StrictSchema):
     name = fields.String(validate=NAME_RULE)
-    email = fields.String(validate=EMAIL_RULES, metadata=EMAIL_FORMAT)
+    email = email_field()
     password = fields.String(load_only=True, validate=PASSWORD_RULE)
     current_password = fields.String(load_only=True, validate=validate.Length(min=1, max=128))
     role = fields.String(validate=validate.OneOf(ROLES))
 
 
 class ForgotPasswordSchema(StrictSchema):
-    email = fields.String(required=True, validate=EMAIL_RULES, metadata=EMAIL_FORMAT)
+    email = email_field(required=True)
 
 
 class ResetPasswordSchema(StrictSchema):
-    token = fields.String(
-        required=True, validate=TOKEN_RULE, metadata={"description": "From the mailed link"}
-    )
+    token = mailed_token_field()
     password = fields.String(required=True, load_only=True, validate=PASSWORD_RULE)
 
 
 class VerifyEmailSchema(StrictSchema):
-    token = fields.String(
-        required=True, validate=TOKEN_RULE, metadata={"description": "From the mailed link"}
-    )
+    token = mailed_token_field()
 
 
 class AcceptedSchema(Schema):
