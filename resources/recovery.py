@@ -50,7 +50,7 @@ def within_mail_budget(address: str) -> bool:
     config = current_app.config
     if not config["RATELIMIT_ENABLED"]:
         return True
-    budget = parse(f"{config['PASSWORD_RESET_ACCOUNT_LIMIT']} per hour")
+    budget = parse(per_hour("PASSWORD_RESET_ACCOUNT_LIMIT")())
     digest = hashlib.sha256(address.lower().encode()).hexdigest()
     return limiter.limiter.hit(
         budget, config["RATELIMIT_KEY_PREFIX"], "password-reset-account", digest

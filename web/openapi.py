@@ -192,8 +192,9 @@ class DeclaredInputsPlugin(BasePlugin):
     @staticmethod
     def from_resource(operation: dict[str, Any], method: str, view_class: type) -> None:
         """A summary from the docstring's first line and a description from the paragraph
-        after it; the 200 of a GET, PUT or PATCH from the resource's `item_schema`; the security its guard decorator documents
-        (`openapi_security` on the decorator); 304 / 412 when the resource is `conditional`."""
+        after it; the 200 of a GET, PUT or PATCH from the resource's `item_schema`; the security
+        its guard decorator documents (`openapi_security` on the decorator); 304 / 412 when the
+        resource is `conditional`."""
         prose = inspect.getdoc(getattr(view_class, method)) or ""
         prose = prose.split("---")[0].strip()
         if prose and "summary" not in operation:
