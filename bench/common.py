@@ -28,6 +28,11 @@ WORK = HERE / ".work"
 RESULTS = HERE / "results"
 BENCH_VENV = WORK / "venv"
 BENCH_REQUIREMENTS = HERE / "requirements.txt"
+# The settings every benchmarked app of ours needs (development-grade, never deployed).
+SECRETS = {
+    "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+    "JWT_SECRET_KEY": "bench-jwt-secret-key-0123456789abcdef01234567",
+}
 sys.path.insert(0, str(REPO))
 
 from tests.servers import FerretDBServer, RedisServer, ferretdb_cache_path, find_binary  # noqa: E402

@@ -73,6 +73,7 @@ from bench.common import (
     BENCH_VENV,
     REPO,
     RESULTS,
+    SECRETS,
     WORK,
     Server,
     app_server,
@@ -106,10 +107,6 @@ DEEP_STEPS = 1000  # the users page 20,000 items in (`--deep-steps`)
 HOT_TEMPLATES = 64
 PATCHED_PER_WRITER = 20
 LONG_OPERATION_S = 3600
-SECRETS = {
-    "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
-    "JWT_SECRET_KEY": "bench-jwt-secret-key-0123456789abcdef01234567",
-}
 API = "/api/v1"
 # Ours without one of its costs, to price each (`--variants`).
 VARIANTS = {

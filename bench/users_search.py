@@ -61,6 +61,7 @@ from bench.common import (
     HERE,
     REPO,
     RESULTS,
+    SECRETS,
     WORK,
     Server,
     app_server,
@@ -83,10 +84,6 @@ PLOT_DEPTHS = [1, 10, 100, 500, 1000]
 SERVERS = ["ours", "before", "eve", "bare"]
 LONG_OPERATION_S = 3600  # index builds and counts at 1M outlast the app's request timeouts
 LOAD_LIMIT_S = 120  # a throughput cell waits this long at most for its first answers
-SECRETS = {
-    "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
-    "JWT_SECRET_KEY": "bench-jwt-secret-key-0123456789abcdef01234567",
-}
 # The earlier design's search indexes: a multikey array of prefixes on each user document.
 BEFORE_SEARCH_INDEXES = ("search_username", "search_created_id")
 
