@@ -1,11 +1,13 @@
 """The e2e tests' helpers, in one place: accounts and tokens over HTTP, API keys from the CLI run
-against a live server's settings, concurrency, and proof that both uwsgi workers answered."""
+against a live server's settings, concurrency, polling, and proof that both uwsgi workers
+answered."""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +20,16 @@ from tests.servers import LiveServer
 from tests.support import API, bearer
 
 T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], bool], within: float) -> bool:
+    """Poll `check` until it holds (True) or `within` seconds have passed (False)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def register(

@@ -3,19 +3,8 @@ recovers by itself, without a restart, once the dependency appears."""
 
 from __future__ import annotations
 
-import time
-
-from tests.e2e.helpers import bearer, login, register
+from tests.e2e.helpers import bearer, login, register, wait_for
 from tests.servers import RedisServer, free_port, require_binary
-
-
-def wait_for(check, within: float = 10.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def test_app_starts_without_redis_and_recovers_when_it_appears(start_live_server, http, tmp_path):
@@ -33,6 +22,6 @@ def test_app_starts_without_redis_and_recovers_when_it_appears(start_live_server
     assert me.json()["error"]["details"]["unavailable"] == ["redis"]
 
     with RedisServer(require_binary("REDIS_SERVER_BIN", "redis-server"), tmp_path, port=port):
-        assert wait_for(lambda: http.get(f"{server.url}/ready").status_code == 200)
+        assert wait_for(lambda: http.get(f"{server.url}/ready").status_code == 200, within=10.0)
         # The same workers, no restart: the token is accepted now.
         assert http.get(f"{server.url}/api/v1/users/me", headers=headers).status_code == 200

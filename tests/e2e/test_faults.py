@@ -19,14 +19,14 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
 
 from tests.conftest import start_or_fail
 from tests.e2e.conftest import LiveServerFactory
-from tests.e2e.helpers import login, register
+from tests.e2e.helpers import login, register, wait_for
 from tests.e2e.load_mix import Call, Mix, all_problems
 from tests.servers import (
     FerretDBServer,
@@ -77,15 +77,6 @@ def dedicated_factory(
     factory.stop_all()
     redis.stop()
     ferretdb.stop()
-
-
-def wait_for(check: Callable[[], bool], within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def ready(server: LiveServer) -> bool:
